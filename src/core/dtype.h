@@ -1,0 +1,66 @@
+// Tensor element types. Ids 0..39 are GGML's (bit-compatible with GGUF files
+// written by llama.cpp); slimlm's own types will take ids from 1000 up
+// (docs/formats.md).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+namespace slimlm {
+
+enum class DType : uint32_t {
+  F32 = 0,
+  F16 = 1,
+  Q4_0 = 2,
+  Q4_1 = 3,
+  Q5_0 = 6,
+  Q5_1 = 7,
+  Q8_0 = 8,
+  Q8_1 = 9,
+  Q2_K = 10,
+  Q3_K = 11,
+  Q4_K = 12,
+  Q5_K = 13,
+  Q6_K = 14,
+  Q8_K = 15,
+  IQ2_XXS = 16,
+  IQ2_XS = 17,
+  IQ3_XXS = 18,
+  IQ1_S = 19,
+  IQ4_NL = 20,
+  IQ3_S = 21,
+  IQ2_S = 22,
+  IQ4_XS = 23,
+  I8 = 24,
+  I16 = 25,
+  I32 = 26,
+  I64 = 27,
+  F64 = 28,
+  IQ1_M = 29,
+  BF16 = 30,
+  TQ1_0 = 34,
+  TQ2_0 = 35,
+};
+
+struct DTypeTraits {
+  std::string_view name;   // lower-case, as llama.cpp prints it ("q4_k")
+  uint32_t block_size = 0; // elements per block (1 for plain types)
+  uint32_t type_size = 0;  // bytes per block
+  bool dequant = false;    // slimlm has a reference dequantizer
+  bool quant = false;      // slimlm has a reference quantizer
+};
+
+// Traits of a known type; nullopt for an id slimlm does not know.
+std::optional<DTypeTraits> dtype_traits(uint32_t id);
+const DTypeTraits& traits(DType t);  // t must be a known type
+
+std::string_view dtype_name(DType t);
+// Parses "f16", "Q8_0", "q4_k" ... (case-insensitive).
+std::optional<DType> dtype_from_name(std::string_view name);
+
+// Bytes of a row of n elements; nullopt when n is not a multiple of the block size.
+std::optional<uint64_t> row_bytes(DType t, uint64_t n);
+
+}  // namespace slimlm

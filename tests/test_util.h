@@ -1,0 +1,38 @@
+// Helpers shared by the tests: where ../shared is, and skipping when it is absent.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <string>
+
+namespace slimlm::test {
+
+// Path of a file under ../shared, e.g. shared_path("models/stories260K/stories260K.gguf").
+std::string shared_path(const std::string& rel);
+
+// True when running under CI (CI=true), where missing shared data is a failure.
+bool under_ci();
+
+// A temporary directory removed at destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::filesystem::path& path() const { return path_; }
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+}  // namespace slimlm::test
+
+// Skips the test when a shared file is missing (fails instead under CI).
+#define SLIMLM_REQUIRE_SHARED(path)                                            \
+  do {                                                                         \
+    if (!std::filesystem::exists(path)) {                                      \
+      if (::slimlm::test::under_ci()) FAIL() << "shared file missing: " << (path); \
+      GTEST_SKIP() << "shared file missing: " << (path);                       \
+    }                                                                          \
+  } while (0)
