@@ -1,0 +1,34 @@
+// Matrix products with weights kept in their stored type (F32, F16, BF16, any
+// block-quantized type): rows are dequantized one at a time inside the kernel,
+// never the whole matrix.
+#pragma once
+
+#include <cstdint>
+
+#include "core/dtype.h"
+#include "core/result.h"
+
+namespace slimlm {
+class ThreadPool;
+}
+
+namespace slimlm::kernels {
+
+// A weight matrix of n_out rows, each n_in values stored in `type`.
+struct WeightView {
+  DType type = DType::F32;
+  const uint8_t* data = nullptr;
+  int64_t n_in = 0;
+  int64_t n_out = 0;
+  uint64_t row_bytes = 0;
+};
+
+// Y[t][r] = dot(W row r, X[t])   X: [n_tokens][n_in], Y: [n_tokens][ld_y] (first n_out used).
+// Rows are split over the pool's threads; each output is computed by one thread
+// in a fixed order, so results do not depend on the thread count.
+void matmul(const WeightView& w, const float* x, int64_t n_tokens, float* y, int64_t ld_y, ThreadPool& pool);
+
+// Reference: dequantize every row with the scalar codec, then fp32 dot products.
+void matmul_ref(const WeightView& w, const float* x, int64_t n_tokens, float* y, int64_t ld_y);
+
+}  // namespace slimlm::kernels

@@ -1,0 +1,33 @@
+// Element-wise and row operations of the transformer, scalar reference code
+// written to auto-vectorise. Shapes are noted per function; all pointers are
+// to contiguous fp32 rows.
+#pragma once
+
+#include <cstdint>
+
+namespace slimlm::kernels {
+
+// Dot product of two fp32 vectors of length n (fixed summation order).
+float dot_f32(const float* a, const float* b, int64_t n);
+
+// y = x / sqrt(mean(x^2) + eps) * w        x, y: [n], w: [n]
+void rmsnorm(const float* x, const float* w, float* y, int64_t n, float eps);
+
+// In-place softmax over x[0..n).
+void softmax(float* x, int64_t n);
+
+// gate[i] = silu(gate[i]) * up[i]           gate, up: [n]
+void swiglu(float* gate, const float* up, int64_t n);
+
+// Rotary position embedding applied in place to `n_heads` heads of `head_dim`
+// values at position `pos`; only the first n_rot dimensions of each head rotate.
+//   interleaved (GGUF "norm", llama): pairs (x[2i], x[2i+1])
+//   neox (qwen2, phi3):               pairs (x[i], x[i + n_rot/2])
+// theta_i = pos * freq_scale * base^(-2i / n_rot)
+void rope(float* x, int64_t n_heads, int64_t head_dim, int64_t n_rot, int64_t pos, float base, float freq_scale,
+          bool neox);
+
+// y += x
+void add(float* y, const float* x, int64_t n);
+
+}  // namespace slimlm::kernels

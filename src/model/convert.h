@@ -1,0 +1,35 @@
+// Writing a ModelDesc as a GGUF file that llama.cpp also runs: its tensor
+// names, metadata keys and Q/K layout; 2-D weights in the requested type, with
+// a per-tensor fallback where a row length does not fit the type's blocks.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "core/dtype.h"
+#include "core/result.h"
+#include "model/model_desc.h"
+
+namespace slimlm {
+
+struct ConvertOptions {
+  // Type of 2-D weights; nullopt keeps each tensor's source type (lossless).
+  std::optional<DType> type;
+  // Called once per tensor before it is written (index, count, name, chosen
+  // type, note: non-empty when the tensor fell back to another type).
+  std::function<void(size_t, size_t, const std::string&, DType, const std::string&)> on_tensor;
+};
+
+// The type a tensor is stored in for a requested type, and why if it differs.
+DType choose_tensor_type(const TensorRef& t, std::optional<DType> requested, std::string* note);
+
+// llama.cpp's general.file_type (llama_ftype) for a model mostly in type t.
+uint32_t gguf_file_type(DType t);
+
+// GGUF metadata describing m (architecture, hyper-parameters, tokenizer).
+GgufKV gguf_metadata(const ModelDesc& m);
+
+Status convert_to_gguf(const ModelDesc& m, const std::string& out_path, const ConvertOptions& opts = {});
+
+}  // namespace slimlm

@@ -1,0 +1,254 @@
+#include "model/llama.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "kernels/ops.h"
+#include "model/tensor_rows.h"
+#include "quant/codec.h"
+
+namespace slimlm {
+namespace {
+
+using kernels::WeightView;
+
+class Binder {
+ public:
+  explicit Binder(const ModelDesc& m) : m_(m) {}
+
+  // A matrix [n_in] x n_out in any dequantizable type, viewed in place.
+  Result<WeightView> matrix(const std::string& name, int64_t n_in, int64_t n_out) const {
+    const TensorRef* t = m_.find(name);
+    if (!t) return Error{fmt::format("{}: tensor '{}' is missing", m_.path, name)};
+    if (t->shape.size() != 2 || t->shape[0] != n_in || t->shape[1] != n_out)
+      return Error{fmt::format("{}: tensor '{}' has shape [{}], expected [{}, {}]", m_.path, name,
+                               fmt::join(t->shape, ", "), n_in, n_out)};
+    if (!can_dequantize(t->type))
+      return Error{fmt::format("{}: tensor '{}' has type {}, which slimlm cannot compute with yet", m_.path, name,
+                               dtype_name(t->type))};
+    auto rb = row_bytes(t->type, static_cast<uint64_t>(n_in));
+    if (!rb || *rb * static_cast<uint64_t>(n_out) != t->n_bytes)
+      return Error{fmt::format("{}: tensor '{}' holds {} bytes, not {} rows of {}", m_.path, name, t->n_bytes, n_out,
+                               dtype_name(t->type))};
+    return WeightView{t->type, t->data, n_in, n_out, *rb};
+  }
+
+  // A vector (norm weight or bias) as fp32; empty when optional and absent.
+  Result<std::vector<float>> vec(const std::string& name, int64_t n, bool optional = false) const {
+    const TensorRef* t = m_.find(name);
+    if (!t) {
+      if (optional) return std::vector<float>{};
+      return Error{fmt::format("{}: tensor '{}' is missing", m_.path, name)};
+    }
+    if (t->n_elements() != static_cast<uint64_t>(n))
+      return Error{fmt::format("{}: tensor '{}' has {} elements, expected {}", m_.path, name, t->n_elements(), n)};
+    return read_tensor_f32(*t);
+  }
+
+ private:
+  const ModelDesc& m_;
+};
+
+}  // namespace
+
+Result<std::shared_ptr<const LlamaModel>> LlamaModel::create(ModelDesc desc) {
+  auto m = std::shared_ptr<LlamaModel>(new LlamaModel());
+  m->desc_ = std::move(desc);
+  const ModelDesc& d = m->desc_;
+  const ModelConfig& c = d.config;
+  const std::string& arch = c.arch;
+  if (arch != "llama" && arch != "mistral" && arch != "qwen2" && arch != "phi3")
+    return Error{fmt::format("{}: architecture '{}' is not supported (llama, mistral, qwen2, phi3)", d.path, arch)};
+  if (c.n_embd <= 0 || c.n_layer <= 0 || c.n_head <= 0 || c.n_head_kv <= 0 || c.n_vocab <= 0 || c.n_ff <= 0 ||
+      c.n_embd % c.n_head != 0 || c.n_head % c.n_head_kv != 0)
+    return Error{fmt::format("{}: inconsistent hyper-parameters (n_embd {}, n_head {}, n_head_kv {}, n_layer {}, "
+                             "n_ff {}, n_vocab {})",
+                             d.path, c.n_embd, c.n_head, c.n_head_kv, c.n_layer, c.n_ff, c.n_vocab)};
+  const int64_t hd = c.head_dim(), kv = hd * c.n_head_kv;
+  if (c.n_rot <= 0 || c.n_rot > hd || c.n_rot % 2 != 0)
+    return Error{fmt::format("{}: rope dimension {} does not fit head size {}", d.path, c.n_rot, hd)};
+
+  Binder b(d);
+  SLIMLM_ASSIGN_OR_RETURN(m->token_embd_, b.matrix("token_embd.weight", c.n_embd, c.n_vocab));
+  SLIMLM_ASSIGN_OR_RETURN(m->output_norm_, b.vec("output_norm.weight", c.n_embd));
+  if (d.find("output.weight")) {
+    SLIMLM_ASSIGN_OR_RETURN(m->output_, b.matrix("output.weight", c.n_embd, c.n_vocab));
+  } else {
+    m->output_ = m->token_embd_;  // tied embeddings
+  }
+  // Hugging Face Llama Q/K (rotate-half order) run with NeoX-style RoPE, which
+  // is the same computation as llama.cpp's permuted rows with interleaved RoPE.
+  const TensorRef* q0 = d.find("blk.0.attn_q.weight");
+  m->rope_neox_ = arch == "qwen2" || arch == "phi3" || (q0 && q0->permute_heads > 0);
+  if (c.rope_scaling == "linear" && c.rope_scaling_factor > 0)
+    m->rope_freq_scale_ = static_cast<float>(1.0 / c.rope_scaling_factor);
+
+  for (int64_t l = 0; l < c.n_layer; ++l) {
+    auto n = [&](const char* s) { return fmt::format("blk.{}.{}", l, s); };
+    LlamaLayer L;
+    SLIMLM_ASSIGN_OR_RETURN(L.attn_norm, b.vec(n("attn_norm.weight"), c.n_embd));
+    SLIMLM_ASSIGN_OR_RETURN(L.ffn_norm, b.vec(n("ffn_norm.weight"), c.n_embd));
+    if (arch == "phi3") {
+      SLIMLM_ASSIGN_OR_RETURN(L.wqkv, b.matrix(n("attn_qkv.weight"), c.n_embd, c.n_embd + 2 * kv));
+      SLIMLM_ASSIGN_OR_RETURN(L.w_gate_up, b.matrix(n("ffn_up.weight"), c.n_embd, 2 * c.n_ff));
+    } else {
+      SLIMLM_ASSIGN_OR_RETURN(L.wq, b.matrix(n("attn_q.weight"), c.n_embd, c.n_embd));
+      SLIMLM_ASSIGN_OR_RETURN(L.wk, b.matrix(n("attn_k.weight"), c.n_embd, kv));
+      SLIMLM_ASSIGN_OR_RETURN(L.wv, b.matrix(n("attn_v.weight"), c.n_embd, kv));
+      SLIMLM_ASSIGN_OR_RETURN(L.w_gate, b.matrix(n("ffn_gate.weight"), c.n_embd, c.n_ff));
+      SLIMLM_ASSIGN_OR_RETURN(L.w_up, b.matrix(n("ffn_up.weight"), c.n_embd, c.n_ff));
+      SLIMLM_ASSIGN_OR_RETURN(L.bq, b.vec(n("attn_q.bias"), c.n_embd, true));
+      SLIMLM_ASSIGN_OR_RETURN(L.bk, b.vec(n("attn_k.bias"), kv, true));
+      SLIMLM_ASSIGN_OR_RETURN(L.bv, b.vec(n("attn_v.bias"), kv, true));
+    }
+    SLIMLM_ASSIGN_OR_RETURN(L.wo, b.matrix(n("attn_output.weight"), c.n_embd, c.n_embd));
+    SLIMLM_ASSIGN_OR_RETURN(L.w_down, b.matrix(n("ffn_down.weight"), c.n_ff, c.n_embd));
+    m->layers_.push_back(std::move(L));
+  }
+  return std::shared_ptr<const LlamaModel>(std::move(m));
+}
+
+Result<std::unique_ptr<LlamaContext>> LlamaContext::create(std::shared_ptr<const LlamaModel> model,
+                                                           const Options& o) {
+  if (!model) return Error{"LlamaContext: no model"};
+  int64_t n_ctx = o.n_ctx;
+  const int64_t train = model->config().n_ctx;
+  if (n_ctx <= 0) n_ctx = train > 0 ? std::min<int64_t>(train, 4096) : 2048;
+  if (n_ctx > (int64_t{1} << 20)) return Error{fmt::format("context of {} tokens is too large", n_ctx)};
+  const int64_t n_batch = std::clamp<int64_t>(o.n_batch, 1, 4096);
+  const int n_threads = o.n_threads > 0 ? o.n_threads : ThreadPool::default_threads();
+  return std::unique_ptr<LlamaContext>(new LlamaContext(std::move(model), n_ctx, n_batch, n_threads));
+}
+
+LlamaContext::LlamaContext(std::shared_ptr<const LlamaModel> model, int64_t n_ctx, int64_t n_batch, int n_threads)
+    : model_(std::move(model)), n_ctx_(n_ctx), n_batch_(n_batch), pool_(n_threads) {
+  const ModelConfig& c = model_->config();
+  kv_dim_ = c.head_dim() * c.n_head_kv;
+  k_cache_.assign(static_cast<size_t>(c.n_layer * n_ctx_ * kv_dim_), 0.0f);
+  v_cache_.assign(k_cache_.size(), 0.0f);
+  const size_t B = static_cast<size_t>(n_batch_);
+  x_.resize(B * c.n_embd);
+  xn_.resize(B * c.n_embd);
+  q_.resize(B * c.n_embd);
+  k_.resize(B * kv_dim_);
+  v_.resize(B * kv_dim_);
+  att_out_.resize(B * c.n_embd);
+  gate_.resize(B * c.n_ff);
+  up_.resize(B * c.n_ff);
+  if (!model_->layers().empty() && model_->layers()[0].wqkv.data) qkv_.resize(B * (c.n_embd + 2 * kv_dim_));
+  if (!model_->layers().empty() && model_->layers()[0].w_gate_up.data) gate_up_.resize(B * 2 * c.n_ff);
+  scores_.resize(static_cast<size_t>(pool_.size()) * n_ctx_);
+}
+
+void LlamaContext::truncate(int64_t n) { n_past_ = std::clamp<int64_t>(n, 0, n_past_); }
+
+Status LlamaContext::eval(const int32_t* tokens, int64_t n, bool all_logits) {
+  const int64_t vocab = n_vocab();
+  if (n <= 0) return Error{"eval: no tokens"};
+  for (int64_t i = 0; i < n; ++i)
+    if (tokens[i] < 0 || tokens[i] >= vocab)
+      return Error{fmt::format("eval: token id {} at index {} is outside the vocabulary (0..{})", tokens[i], i,
+                               vocab - 1)};
+  if (n_past_ + n > n_ctx_)
+    return Error{fmt::format("eval: {} cached + {} new tokens exceed the context of {} (use -c)", n_past_, n, n_ctx_)};
+  n_logit_rows_ = all_logits ? n : 1;
+  logits_.resize(static_cast<size_t>(n_logit_rows_ * vocab));
+  for (int64_t i = 0; i < n; i += n_batch_) {
+    const int64_t b = std::min(n_batch_, n - i);
+    const bool last = i + b == n;
+    if (all_logits || last) eval_batch(tokens + i, b, all_logits, all_logits ? i : 0);
+    else eval_batch(tokens + i, b, false, -1);
+  }
+  return {};
+}
+
+void LlamaContext::eval_batch(const int32_t* tokens, int64_t B, bool all_logits, int64_t logit_row0) {
+  const LlamaModel& M = *model_;
+  const ModelConfig& c = M.config();
+  const int64_t E = c.n_embd, hd = c.head_dim(), kv = kv_dim_, F = c.n_ff, V = c.n_vocab;
+  const int64_t group = c.n_head / c.n_head_kv;
+  const float eps = static_cast<float>(c.rms_eps), scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  const float base = static_cast<float>(c.rope_freq_base);
+
+  for (int64_t t = 0; t < B; ++t)
+    (void)dequantize_row(M.token_embd().type, M.token_embd().data + tokens[t] * M.token_embd().row_bytes,
+                         x_.data() + t * E, E);
+
+  for (int64_t l = 0; l < c.n_layer; ++l) {
+    const LlamaLayer& L = M.layers()[static_cast<size_t>(l)];
+    for (int64_t t = 0; t < B; ++t) kernels::rmsnorm(&x_[t * E], L.attn_norm.data(), &xn_[t * E], E, eps);
+    if (L.wqkv.data) {
+      const int64_t W = E + 2 * kv;
+      kernels::matmul(L.wqkv, xn_.data(), B, qkv_.data(), W, pool_);
+      for (int64_t t = 0; t < B; ++t) {
+        std::memcpy(&q_[t * E], &qkv_[t * W], E * sizeof(float));
+        std::memcpy(&k_[t * kv], &qkv_[t * W + E], kv * sizeof(float));
+        std::memcpy(&v_[t * kv], &qkv_[t * W + E + kv], kv * sizeof(float));
+      }
+    } else {
+      kernels::matmul(L.wq, xn_.data(), B, q_.data(), E, pool_);
+      kernels::matmul(L.wk, xn_.data(), B, k_.data(), kv, pool_);
+      kernels::matmul(L.wv, xn_.data(), B, v_.data(), kv, pool_);
+    }
+    float* kc = &k_cache_[static_cast<size_t>(l * n_ctx_ * kv)];
+    float* vc = &v_cache_[static_cast<size_t>(l * n_ctx_ * kv)];
+    for (int64_t t = 0; t < B; ++t) {
+      if (!L.bq.empty()) kernels::add(&q_[t * E], L.bq.data(), E);
+      if (!L.bk.empty()) kernels::add(&k_[t * kv], L.bk.data(), kv);
+      if (!L.bv.empty()) kernels::add(&v_[t * kv], L.bv.data(), kv);
+      const int64_t pos = n_past_ + t;
+      kernels::rope(&q_[t * E], c.n_head, hd, c.n_rot, pos, base, M.rope_freq_scale(), M.rope_neox());
+      kernels::rope(&k_[t * kv], c.n_head_kv, hd, c.n_rot, pos, base, M.rope_freq_scale(), M.rope_neox());
+      std::memcpy(kc + pos * kv, &k_[t * kv], kv * sizeof(float));
+      std::memcpy(vc + pos * kv, &v_[t * kv], kv * sizeof(float));
+    }
+    // Causal attention, one (token, head) pair per work item.
+    pool_.run([&](int ti, int nt) {
+      float* sc = &scores_[static_cast<size_t>(ti) * n_ctx_];
+      const int64_t items = B * c.n_head;
+      for (int64_t it = items * ti / nt; it < items * (ti + 1) / nt; ++it) {
+        const int64_t t = it / c.n_head, h = it % c.n_head, kvh = h / group;
+        const int64_t n_keys = n_past_ + t + 1;
+        const float* qh = &q_[t * E + h * hd];
+        for (int64_t j = 0; j < n_keys; ++j) sc[j] = kernels::dot_f32(qh, kc + j * kv + kvh * hd, hd) * scale;
+        kernels::softmax(sc, n_keys);
+        float* out = &att_out_[t * E + h * hd];
+        std::fill(out, out + hd, 0.0f);
+        for (int64_t j = 0; j < n_keys; ++j) {
+          const float p = sc[j];
+          const float* vj = vc + j * kv + kvh * hd;
+          for (int64_t d = 0; d < hd; ++d) out[d] += p * vj[d];
+        }
+      }
+    });
+    kernels::matmul(L.wo, att_out_.data(), B, xn_.data(), E, pool_);
+    kernels::add(x_.data(), xn_.data(), B * E);
+
+    for (int64_t t = 0; t < B; ++t) kernels::rmsnorm(&x_[t * E], L.ffn_norm.data(), &xn_[t * E], E, eps);
+    if (L.w_gate_up.data) {
+      kernels::matmul(L.w_gate_up, xn_.data(), B, gate_up_.data(), 2 * F, pool_);
+      for (int64_t t = 0; t < B; ++t) {
+        std::memcpy(&gate_[t * F], &gate_up_[t * 2 * F], F * sizeof(float));
+        std::memcpy(&up_[t * F], &gate_up_[t * 2 * F + F], F * sizeof(float));
+      }
+    } else {
+      kernels::matmul(L.w_gate, xn_.data(), B, gate_.data(), F, pool_);
+      kernels::matmul(L.w_up, xn_.data(), B, up_.data(), F, pool_);
+    }
+    kernels::swiglu(gate_.data(), up_.data(), B * F);
+    kernels::matmul(L.w_down, gate_.data(), B, xn_.data(), E, pool_);
+    kernels::add(x_.data(), xn_.data(), B * E);
+  }
+  n_past_ += B;
+
+  if (logit_row0 < 0) return;
+  const int64_t first = all_logits ? 0 : B - 1;
+  for (int64_t t = first; t < B; ++t) kernels::rmsnorm(&x_[t * E], M.output_norm().data(), &xn_[t * E], E, eps);
+  kernels::matmul(M.output(), &xn_[first * E], B - first, &logits_[static_cast<size_t>(logit_row0 * V)], V, pool_);
+}
+
+}  // namespace slimlm

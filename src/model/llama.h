@@ -1,0 +1,91 @@
+// Decoder-only Llama-family forward pass (llama, mistral, qwen2, phi3) over
+// weights kept in their stored type. One code path serves batched prefill and
+// single-token decode.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "core/result.h"
+#include "core/thread_pool.h"
+#include "kernels/matmul.h"
+#include "model/model_desc.h"
+
+namespace slimlm {
+
+struct LlamaLayer {
+  std::vector<float> attn_norm, ffn_norm;  // [n_embd]
+  kernels::WeightView wq, wk, wv, wo;      // or wqkv (phi3)
+  kernels::WeightView wqkv;
+  std::vector<float> bq, bk, bv;           // qwen2 biases (empty if none)
+  kernels::WeightView w_gate, w_up, w_down;  // or w_gate_up (phi3: gate rows first)
+  kernels::WeightView w_gate_up;
+};
+
+class LlamaModel {
+ public:
+  // Checks the architecture, shapes and types; keeps `desc` (and its mappings).
+  static Result<std::shared_ptr<const LlamaModel>> create(ModelDesc desc);
+
+  const ModelConfig& config() const { return desc_.config; }
+  const ModelDesc& desc() const { return desc_; }
+  const std::vector<LlamaLayer>& layers() const { return layers_; }
+  const kernels::WeightView& token_embd() const { return token_embd_; }
+  const kernels::WeightView& output() const { return output_; }
+  const std::vector<float>& output_norm() const { return output_norm_; }
+  bool rope_neox() const { return rope_neox_; }
+  float rope_freq_scale() const { return rope_freq_scale_; }
+
+ private:
+  ModelDesc desc_;
+  std::vector<LlamaLayer> layers_;
+  kernels::WeightView token_embd_, output_;
+  std::vector<float> output_norm_;
+  bool rope_neox_ = false;
+  float rope_freq_scale_ = 1.0f;
+};
+
+// The state of one sequence: KV cache, scratch buffers, logits.
+class LlamaContext {
+ public:
+  struct Options {
+    int64_t n_ctx = 0;    // 0: the model's training context, at most 4096
+    int64_t n_batch = 64; // tokens per internal micro-batch
+    int n_threads = 0;    // 0: physical cores
+  };
+  static Result<std::unique_ptr<LlamaContext>> create(std::shared_ptr<const LlamaModel> model, const Options& opts);
+
+  // Evaluates `n` tokens at positions n_past() .. n_past()+n-1 and appends them
+  // to the cache. Logits of the last token (all_logits=false) or of every token
+  // (true) are then in logits(), n_vocab floats per token.
+  Status eval(const int32_t* tokens, int64_t n, bool all_logits = false);
+
+  const float* logits() const { return logits_.data(); }
+  int64_t n_logits() const { return n_logit_rows_; }
+  int64_t n_vocab() const { return model_->config().n_vocab; }
+  int64_t n_past() const { return n_past_; }
+  int64_t n_ctx() const { return n_ctx_; }
+  // Forgets cached positions >= n (n <= n_past()).
+  void truncate(int64_t n);
+  int n_threads() const { return pool_.size(); }
+  const LlamaModel& model() const { return *model_; }
+
+ private:
+  LlamaContext(std::shared_ptr<const LlamaModel> model, int64_t n_ctx, int64_t n_batch, int n_threads);
+  void eval_batch(const int32_t* tokens, int64_t n, bool all_logits, int64_t logit_row0);
+
+  std::shared_ptr<const LlamaModel> model_;
+  int64_t n_ctx_, n_batch_;
+  ThreadPool pool_;
+  int64_t n_past_ = 0;
+  int64_t kv_dim_ = 0;
+  std::vector<float> k_cache_, v_cache_;  // [n_layer][n_ctx][kv_dim]
+  // Scratch, sized once for n_batch tokens.
+  std::vector<float> x_, xn_, q_, k_, v_, qkv_, att_out_, gate_, up_, gate_up_, scores_;
+  std::vector<float> logits_;
+  int64_t n_logit_rows_ = 0;
+};
+
+}  // namespace slimlm

@@ -1,0 +1,152 @@
+// slimlm's logits and greedy tokens against the independent numpy reference
+// (tests/reference/llama_ref.py; goldens in tests/golden/, see its README).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <sstream>
+
+#include "model/convert.h"
+#include "model/llama.h"
+#include "test_util.h"
+
+#ifndef SLIMLM_GOLDEN_DIR
+#error "SLIMLM_GOLDEN_DIR must be defined by the build"
+#endif
+
+namespace slimlm {
+namespace {
+
+struct GoldenRecord {
+  std::vector<int32_t> tokens;
+  int64_t n_vocab = 0;
+  std::vector<float> logits;  // [tokens][n_vocab]
+};
+
+std::vector<GoldenRecord> read_goldens(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::string s((std::istreambuf_iterator<char>(in)), {});
+  std::vector<GoldenRecord> out;
+  size_t p = 0;
+  auto u32 = [&](uint32_t& v) {
+    if (p + 4 > s.size()) return false;
+    std::memcpy(&v, s.data() + p, 4);
+    p += 4;
+    return true;
+  };
+  uint32_t magic, n, v;
+  while (u32(magic) && u32(n) && u32(v)) {
+    EXPECT_EQ(magic, 0x4C474C53u);
+    GoldenRecord r;
+    r.n_vocab = v;
+    r.tokens.resize(n);
+    r.logits.resize(size_t(n) * v);
+    if (p + 4 * n + 4ull * n * v > s.size()) break;
+    std::memcpy(r.tokens.data(), s.data() + p, 4 * n);
+    p += 4 * n;
+    std::memcpy(r.logits.data(), s.data() + p, 4ull * n * v);
+    p += 4ull * n * v;
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+std::string golden(const std::string& name) { return std::string(SLIMLM_GOLDEN_DIR) + "/" + name; }
+
+std::shared_ptr<const LlamaModel> load(const std::string& path, const std::string& tok = "") {
+  LoadOptions lo;
+  lo.tokenizer_path = tok;
+  auto d = load_model(path, lo);
+  EXPECT_TRUE(d.ok()) << d.message();
+  if (!d.ok()) return nullptr;
+  auto m = LlamaModel::create(std::move(d).value());
+  EXPECT_TRUE(m.ok()) << m.message();
+  return m.ok() ? *m : nullptr;
+}
+
+// Max |slimlm - reference| over all positions of all golden prompts.
+double max_error(std::shared_ptr<const LlamaModel> m, const std::vector<GoldenRecord>& g, int threads = 2) {
+  double worst = 0;
+  for (const auto& r : g) {
+    LlamaContext::Options o;
+    o.n_threads = threads;
+    o.n_ctx = static_cast<int64_t>(r.tokens.size());
+    auto ctx = LlamaContext::create(m, o);
+    EXPECT_TRUE(ctx.ok());
+    auto st = (*ctx)->eval(r.tokens.data(), static_cast<int64_t>(r.tokens.size()), true);
+    EXPECT_TRUE(st.ok()) << st.message();
+    EXPECT_EQ((*ctx)->n_vocab(), r.n_vocab);
+    for (size_t i = 0; i < r.logits.size(); ++i)
+      worst = std::max(worst, std::fabs(double((*ctx)->logits()[i]) - r.logits[i]));
+  }
+  return worst;
+}
+
+struct Case {
+  const char* name;      // golden prefix
+  const char* model;     // path under ../shared
+  const char* tokenizer; // llama2.c tokenizer, if any
+};
+void PrintTo(const Case& c, std::ostream* os) { *os << c.model; }
+
+class Golden : public ::testing::TestWithParam<Case> {};
+
+TEST_P(Golden, F32LogitsMatchReference) {
+  const Case& c = GetParam();
+  auto path = test::shared_path(c.model);
+  SLIMLM_REQUIRE_SHARED(path);
+  auto g = read_goldens(golden(std::string(c.name) + ".logits.bin"));
+  ASSERT_FALSE(g.empty()) << "missing golden " << c.name;
+  auto m = load(path, c.tokenizer[0] ? test::shared_path(c.tokenizer) : "");
+  ASSERT_TRUE(m);
+  const double err = max_error(m, g);
+  RecordProperty("max_abs_error", std::to_string(err));
+  std::printf("    %s: max |logit - reference| = %.3g\n", c.model, err);
+  EXPECT_LT(err, 1e-4) << c.model;
+}
+
+// Storage types: F16 and Q8_0 conversions of the same model stay within a
+// stated distance of the fp32 reference.
+TEST_P(Golden, F16AndQ8_0WithinTolerance) {
+  const Case& c = GetParam();
+  auto path = test::shared_path(c.model);
+  SLIMLM_REQUIRE_SHARED(path);
+  auto g = read_goldens(golden(std::string(c.name) + ".logits.bin"));
+  ASSERT_FALSE(g.empty());
+  auto m = load(path, c.tokenizer[0] ? test::shared_path(c.tokenizer) : "");
+  ASSERT_TRUE(m);
+  test::TempDir tmp;
+  // Stated tolerances on the max |logit error| (logits span about ±20): F16
+  // rounds weights to 11 significant bits, Q8_0 to 8 bits per 32-block.
+  for (auto [type, tol] : {std::pair{DType::F16, 0.05}, std::pair{DType::Q8_0, 0.5}}) {
+    ConvertOptions co;
+    co.type = type;
+    const std::string out = tmp.file(std::string(dtype_name(type)) + ".gguf");
+    ASSERT_TRUE(convert_to_gguf(m->desc(), out, co).ok());
+    auto q = load(out);
+    ASSERT_TRUE(q);
+    const double err = max_error(q, g);
+    std::printf("    %s %s: max |logit - reference| = %.3g\n", c.name, std::string(dtype_name(type)).c_str(), err);
+    EXPECT_LT(err, tol) << c.name << " " << dtype_name(type);
+    EXPECT_GT(err, 0.0) << "a lossy type cannot match exactly";
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Models, Golden,
+                         ::testing::Values(Case{"stories260K", "models/stories260K/stories260K.gguf", ""},
+                                           Case{"stories260K", "models/stories260K/stories260K.bin",
+                                                "models/stories260K/tok512.bin"},
+                                           Case{"tinystories-656k", "models/tinystories-656k", ""},
+                                           Case{"slim6m", "models/slim6m/slim6m-f32.gguf", ""}),
+                         [](const auto& info) {
+                           std::string n = std::string(info.param.name) + "_" + std::to_string(info.index);
+                           for (auto& ch : n)
+                             if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
+                           return n;
+                         });
+
+}  // namespace
+}  // namespace slimlm

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# End-to-end checks of the slimlm CLI on the shared models.
+# Env: SLIMLM (the binary), SHARED (../shared). Exit 77 = skipped (no shared data, not under CI).
+set -u -o pipefail
+: "${SLIMLM:?}" "${SHARED:?}"
+if [ ! -d "$SHARED/models" ]; then
+  if [ "${CI:-}" = "true" ]; then echo "FAIL: shared data missing at $SHARED"; exit 1; fi
+  echo "skip: no shared data at $SHARED"; exit 77
+fi
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+fails=0
+check() {  # check NAME CONDITION-COMMAND...
+  local name=$1; shift
+  if "$@"; then echo "ok   $name"; else echo "FAIL $name"; fails=$((fails + 1)); fi
+}
+py() { python3 -c "$@"; }
+
+S=$SHARED/models
+# inspect --json lists the 48 tensors of stories260K.gguf
+"$SLIMLM" inspect "$S/stories260K/stories260K.gguf" --json > "$tmp/a.json"
+check "inspect gguf json: 48 tensors" py "import json;d=json.load(open('$tmp/a.json'));assert len(d['tensors'])==48 and d['totals']['n_tensors']==48 and d['hparams']['n_embd']==64"
+# inspect works on the llama2.c checkpoint and on the HF directory
+"$SLIMLM" inspect "$S/stories260K/stories260K.bin" --tokenizer "$S/stories260K/tok512.bin" --json > "$tmp/b.json"
+check "inspect llama2c json" py "import json;d=json.load(open('$tmp/b.json'));assert d['format']=='llama2c' and len(d['tensors'])==47 and d['tokenizer']['n_tokens']==512 and d['llama_compatible']"
+"$SLIMLM" inspect "$S/tinystories-656k" > "$tmp/c.txt"
+check "inspect safetensors dir text" grep -q "blk.1.ffn_down.weight" "$tmp/c.txt"
+# convert llama2.c -> GGUF, then inspect the result
+"$SLIMLM" convert "$S/stories260K/stories260K.bin" --tokenizer "$S/stories260K/tok512.bin" -o "$tmp/s.gguf" -q
+check "convert llama2c" test -s "$tmp/s.gguf"
+"$SLIMLM" inspect "$tmp/s.gguf" --json > "$tmp/d.json"
+check "converted file inspects" py "import json;d=json.load(open('$tmp/d.json'));assert d['format']=='gguf' and d['llama_compatible'] and d['tokenizer']['n_tokens']==512"
+# q8_0 on rows of 172 falls back per tensor, with a note, and succeeds
+"$SLIMLM" convert "$S/stories260K/stories260K.gguf" --type q8_0 -o "$tmp/q.gguf" 2> "$tmp/q.log"
+check "q8_0 fallback succeeds" test -s "$tmp/q.gguf"
+check "q8_0 fallback notes" grep -q "note: blk.0.ffn_down.weight" "$tmp/q.log"
+# errors: clear message, non-zero exit, no output file
+printf 'GGUF\x03\x00\x00\x00' > "$tmp/trunc.gguf"
+"$SLIMLM" inspect "$tmp/trunc.gguf" > /dev/null 2> "$tmp/e.log"; rc=$?
+check "truncated gguf: exit 1" test $rc -eq 1
+check "truncated gguf: message" grep -q "truncated" "$tmp/e.log"
+"$SLIMLM" convert "$tmp/trunc.gguf" -o "$tmp/never.gguf" 2> /dev/null; rc=$?
+check "failed convert: non-zero exit" test $rc -ne 0
+check "failed convert: no output" test ! -e "$tmp/never.gguf"
+check "failed convert: no temp files" test -z "$(ls "$tmp" | grep '\.tmp\.')"
+"$SLIMLM" convert "$S/stories260K/stories260K.gguf" --type q3_k -o "$tmp/x.gguf" 2> "$tmp/t.log"; rc=$?
+check "unsupported --type: exit 2" test $rc -eq 2
+"$SLIMLM" inspect /nonexistent/model.gguf 2> "$tmp/n.log"; rc=$?
+check "missing file: message" grep -q "no such file" "$tmp/n.log"
+
+[ $fails -eq 0 ] && echo "all CLI checks passed" || echo "$fails CLI checks failed"
+exit $((fails > 0))
