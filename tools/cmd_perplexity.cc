@@ -1,4 +1,5 @@
 // slimlm perplexity -m MODEL -f TEXT [-c 512] [--chunks N] [-b BATCH] [-t N] [--json]
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <iterator>
@@ -8,6 +9,7 @@
 
 #include "commands.h"
 #include "common.h"
+#include "progress.h"
 #include "eval/perplexity.h"
 
 namespace slimlm::cli {
@@ -57,13 +59,16 @@ int run_perplexity(const PplArgs& a) {
   po.n_ctx = a.n_ctx;
   po.n_chunks = a.chunks;
   po.bos = tok.add_bos() ? tok.bos() : -1;
-  po.on_chunk = [&](int64_t c, int64_t n, double ppl) {
-    fmt::print(stderr, "\r[{}/{}] running PPL {:.4f}", c + 1, n, ppl);
+  const int64_t n_chunks_total =
+      a.chunks >= 0 ? std::min<int64_t>(a.chunks, static_cast<int64_t>(tokens.size()) / a.n_ctx)
+                    : static_cast<int64_t>(tokens.size()) / a.n_ctx;
+  Progress progress("perplexity", n_chunks_total);
+  po.on_chunk = [&](int64_t c, int64_t, double ppl) {
+    progress.update(c + 1, fmt::format("running PPL {:.4f}", ppl));
     return true;
   };
   fmt::print(stderr, "{}: {} tokens, {} chunks of {}\n", a.file, tokens.size(), tokens.size() / a.n_ctx, a.n_ctx);
   auto r = perplexity(**ctx, tokens, po);
-  fmt::print(stderr, "\n");
   if (!r.ok()) {
     fmt::print(stderr, "error: {}\n", r.message());
     return 1;

@@ -1,11 +1,12 @@
 // slimlm synth --shape NAME -o OUT.gguf [--type T] [--seed S] [--vocab VOCAB.gguf]
-#include <chrono>
+#include <memory>
 #include <cstdio>
 
 #include <fmt/format.h>
 
 #include "commands.h"
 #include "model/synth.h"
+#include "progress.h"
 #include "quant/codec.h"
 
 namespace slimlm::cli {
@@ -46,13 +47,15 @@ int run_synth(const SynthArgs& a) {
   } else {
     fmt::print(stderr, "note: no --vocab: the model has no tokenizer (fine for bench, not for run)\n");
   }
-  auto t0 = std::chrono::steady_clock::now();
+  std::unique_ptr<Progress> progress;
+  int64_t total = 0;
   o.on_tensor = [&](size_t i, size_t n, const std::string& name) {
-    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    fmt::print(stderr, "\r[{:>4}/{}] {:<28} {:6.1f} s", i + 1, n, name, s);
+    total = static_cast<int64_t>(n);
+    if (!progress) progress = std::make_unique<Progress>("synth", total);
+    progress->update(static_cast<int64_t>(i), name);
   };
   Status st = write_synth_model(*shape, a.out, o);
-  fmt::print(stderr, "\n");
+  if (progress && st.ok()) progress->update(total, "done");
   if (!st.ok()) {
     fmt::print(stderr, "error: {}\n", st.message());
     return 1;
