@@ -16,5 +16,6 @@ Action add_run(CLI::App& app);
 Action add_tokenize(CLI::App& app);
 Action add_synth(CLI::App& app);
 Action add_perplexity(CLI::App& app);
+Action add_bench(CLI::App& app);
 
 }  // namespace slimlm::cli

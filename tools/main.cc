@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   actions["tokenize"] = slimlm::cli::add_tokenize(app);
   actions["synth"] = slimlm::cli::add_synth(app);
   actions["perplexity"] = slimlm::cli::add_perplexity(app);
+  actions["bench"] = slimlm::cli::add_bench(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

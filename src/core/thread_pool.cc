@@ -28,9 +28,13 @@ void ThreadPool::worker(int index) {
     // Spin a little: the next job usually follows within microseconds.
     uint64_t g = generation_.load(std::memory_order_acquire);
     for (int spin = 0; g == seen && spin < 20000; ++spin) {
+      if (spin < 2000) {
 #if defined(__x86_64__)
-      __builtin_ia32_pause();
+        __builtin_ia32_pause();
 #endif
+      } else {
+        std::this_thread::yield();
+      }
       g = generation_.load(std::memory_order_acquire);
     }
     if (g == seen) {
@@ -58,10 +62,16 @@ void ThreadPool::run(const std::function<void(int, int)>& fn) {
   }
   cv_.notify_all();
   fn(0, n_threads_);
-  while (pending_.load(std::memory_order_acquire) != 0) {
+  // Spin briefly, then yield: when the machine is oversubscribed a worker may
+  // be waiting for this very core.
+  for (int spin = 0; pending_.load(std::memory_order_acquire) != 0; ++spin) {
+    if (spin < 2000) {
 #if defined(__x86_64__)
-    __builtin_ia32_pause();
+      __builtin_ia32_pause();
 #endif
+    } else {
+      std::this_thread::yield();
+    }
   }
   job_ = nullptr;
 }

@@ -1,0 +1,29 @@
+// Speed measurement like llama-bench: prompt processing (pp: n tokens in one
+// batch from an empty cache) and text generation (tg: n tokens one at a
+// time from an empty cache), repeated, after one warm-up run.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+#include "model/llama.h"
+
+namespace slimlm {
+
+struct BenchResult {
+  std::string test;  // "pp512", "tg128"
+  int threads = 0;
+  int64_t n_tokens = 0;
+  std::vector<double> tokens_per_second;  // one per repetition
+  double mean() const;
+  double sd() const;
+};
+
+// kind: 'p' (prompt processing) or 'g' (generation).
+Result<BenchResult> run_bench(std::shared_ptr<const LlamaModel> model, char kind, int64_t n_tokens, int threads,
+                              int repetitions, int64_t n_batch = 512);
+
+}  // namespace slimlm

@@ -1,0 +1,89 @@
+// slimlm bench -m MODEL [-p 512] [-n 128] [-r 3] [-t 1,2] [--json]
+#include <cstdio>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "commands.h"
+#include "common.h"
+#include "eval/bench.h"
+
+namespace slimlm::cli {
+namespace {
+
+struct BenchArgs {
+  std::string model, tokenizer;
+  std::vector<int64_t> pp = {512}, tg = {128};
+  std::vector<int> threads;
+  int reps = 3;
+  int64_t n_batch = 512;
+  bool json = false;
+};
+
+int run_bench_cmd(BenchArgs a) {
+  LoadOptions lo;
+  lo.tokenizer_path = a.tokenizer;
+  auto d = load_model(a.model, lo);
+  if (!d.ok()) {
+    fmt::print(stderr, "error: {}\n", d.message());
+    return 1;
+  }
+  uint64_t bytes = 0, params = 0;
+  for (const auto& t : d->tensors) {
+    bytes += t.n_bytes;
+    params += t.n_elements();
+  }
+  auto m = LlamaModel::create(std::move(d).value());
+  if (!m.ok()) {
+    fmt::print(stderr, "error: {}\n", m.message());
+    return 1;
+  }
+  if (a.threads.empty()) a.threads = {ThreadPool::default_threads()};
+  nlohmann::json rows = nlohmann::json::array();
+  if (!a.json)
+    fmt::print("| model | size | params | threads | test | t/s |\n|---|---:|---:|---:|---:|---:|\n");
+  for (int t : a.threads) {
+    std::vector<std::pair<char, int64_t>> tests;
+    for (int64_t n : a.pp)
+      if (n > 0) tests.push_back({'p', n});
+    for (int64_t n : a.tg)
+      if (n > 0) tests.push_back({'g', n});
+    for (auto [kind, n] : tests) {
+      auto r = run_bench(*m, kind, n, t, a.reps, a.n_batch);
+      if (!r.ok()) {
+        fmt::print(stderr, "error: {}\n", r.message());
+        return 1;
+      }
+      if (a.json) {
+        rows.push_back({{"model", a.model}, {"size_bytes", bytes}, {"params", params}, {"threads", r->threads},
+                        {"test", r->test}, {"n_tokens", n}, {"tps_mean", r->mean()}, {"tps_sd", r->sd()},
+                        {"samples_tps", r->tokens_per_second}});
+      } else {
+        fmt::print("| {} | {:.2f} MiB | {:.2f} M | {} | {} | {:.2f} ± {:.2f} |\n", a.model,
+                   static_cast<double>(bytes) / (1 << 20), static_cast<double>(params) / 1e6, r->threads, r->test,
+                   r->mean(), r->sd());
+        std::fflush(stdout);
+      }
+    }
+  }
+  if (a.json) fmt::print("{}\n", rows.dump(2));
+  return 0;
+}
+
+}  // namespace
+
+Action add_bench(CLI::App& app) {
+  auto a = std::make_shared<BenchArgs>();
+  auto* sub = app.add_subcommand("bench", "Prompt-processing and generation speed, like llama-bench");
+  sub->add_option("-m,--model", a->model, "Model")->required();
+  sub->add_option("--tokenizer", a->tokenizer, "llama2.c tokenizer.bin");
+  sub->add_option("-p,--n-prompt", a->pp, "Prompt lengths (comma-separated; 0 skips)")->delimiter(',');
+  sub->add_option("-n,--n-gen", a->tg, "Generation lengths (comma-separated; 0 skips)")->delimiter(',');
+  sub->add_option("-t,--threads", a->threads, "Thread counts, e.g. 1,2")->delimiter(',');
+  sub->add_option("-r,--repetitions", a->reps, "Repetitions per test")->capture_default_str();
+  sub->add_option("-b,--batch-size", a->n_batch, "Prefill micro-batch")->capture_default_str();
+  sub->add_flag("--json", a->json, "JSON output");
+  return [a] { return run_bench_cmd(*a); };
+}
+
+}  // namespace slimlm::cli
