@@ -47,5 +47,36 @@ check "unsupported --type: exit 2" test $rc -eq 2
 "$SLIMLM" inspect /nonexistent/model.gguf 2> "$tmp/n.log"; rc=$?
 check "missing file: message" grep -q "no such file" "$tmp/n.log"
 
+# run: greedy text of stories260K equals the numpy reference's (tests/golden)
+want=$(sed -n 3p "$(dirname "$0")/../golden/stories260K.greedy.txt" | cut -c1-120)
+"$SLIMLM" run -m "$S/stories260K/stories260K.gguf" -p "Once upon a time" -n 200 --temp 0 -t 2 > "$tmp/run.txt" 2> "$tmp/run.err"
+check "run greedy = reference text" py "
+got = open('$tmp/run.txt').read().replace(chr(10), '\\\\n')
+assert got.startswith('''$want'''), got[:120]"
+check "run reports tokens/s" grep -q "generation: 200 tokens" "$tmp/run.err"
+# run with llama2.c input and sampling is reproducible with a seed
+"$SLIMLM" run -m "$S/stories260K/stories260K.bin" --tokenizer "$S/stories260K/tok512.bin" -p "Lily" -n 40 --temp 0.8 --seed 7 > "$tmp/s1.txt" 2>/dev/null
+"$SLIMLM" run -m "$S/stories260K/stories260K.gguf" -p "Lily" -n 40 --temp 0.8 --seed 7 > "$tmp/s2.txt" 2>/dev/null
+check "seeded sampling reproducible across formats" cmp -s "$tmp/s1.txt" "$tmp/s2.txt"
+# chat reads turns from stdin
+printf 'Hello\n\n' | "$SLIMLM" run -m "$S/stories260K/stories260K.gguf" --chat -n 16 --temp 0 > "$tmp/chat.txt" 2> "$tmp/chat.err"
+check "chat answers a turn" test -s "$tmp/chat.txt"
+# tokenize --ids: no BOS, ids on one line
+"$SLIMLM" tokenize -m "$S/stories260K/stories260K.gguf" -p "Once upon a time" --ids > "$tmp/ids.txt"
+check "tokenize ids" test "$(cat "$tmp/ids.txt")" = "403 407 261 378"
+# perplexity + KL-divergence of a model against itself
+head -c 20000 "$SHARED/data/tinystories_valid_head.txt" > "$tmp/t.txt"
+"$SLIMLM" perplexity -m "$S/stories260K/stories260K.gguf" -f "$tmp/t.txt" -c 128 --kl-divergence-base "$tmp/b.kld" --json > "$tmp/p.json" 2>/dev/null
+check "perplexity json" py "import json;d=json.load(open('$tmp/p.json'));assert 1 < d['ppl'] < 100 and d['n_chunks'] > 5"
+"$SLIMLM" perplexity -m "$S/stories260K/stories260K.bin" --tokenizer "$S/stories260K/tok512.bin" --kl-divergence-base "$tmp/b.kld" --kl-divergence --json > "$tmp/k.json" 2>/dev/null
+check "self KL-divergence is 0" py "import json;d=json.load(open('$tmp/k.json'));assert d['kld_mean'] < 1e-6 and d['top1_agreement'] == 1.0"
+"$SLIMLM" perplexity -m "$S/stories260K/stories260K.gguf" -f "$tmp/trunc.gguf" -c 128 2> "$tmp/pe.log"; rc=$?
+check "perplexity: too-short text refused" test $rc -ne 0
+check "perplexity: says why" grep -q "fewer than one chunk" "$tmp/pe.log"
+# synth + bench
+"$SLIMLM" synth --shape stories260k --type q8_0 --vocab "$S/stories260K/stories260K.gguf" -o "$tmp/syn.gguf" 2>/dev/null
+"$SLIMLM" bench -m "$tmp/syn.gguf" -p 32 -n 8 -r 1 -t 1 --json > "$tmp/bench.json"
+check "bench json" py "import json;d=json.load(open('$tmp/bench.json'));assert [r['test'] for r in d] == ['pp32','tg8'] and all(r['tps_mean'] > 0 for r in d)"
+
 [ $fails -eq 0 ] && echo "all CLI checks passed" || echo "$fails CLI checks failed"
 exit $((fails > 0))
