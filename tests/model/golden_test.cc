@@ -85,6 +85,25 @@ double max_error(std::shared_ptr<const LlamaModel> m, const std::vector<GoldenRe
   return worst;
 }
 
+// RMS of (slimlm - reference) divided by the RMS of the reference logits.
+double relative_rms_error(std::shared_ptr<const LlamaModel> m, const std::vector<GoldenRecord>& g) {
+  double se = 0, ss = 0;
+  for (const auto& r : g) {
+    LlamaContext::Options o;
+    o.n_threads = 2;
+    o.n_ctx = static_cast<int64_t>(r.tokens.size());
+    auto ctx = LlamaContext::create(m, o);
+    EXPECT_TRUE(ctx.ok());
+    EXPECT_TRUE((*ctx)->eval(r.tokens.data(), static_cast<int64_t>(r.tokens.size()), true).ok());
+    for (size_t i = 0; i < r.logits.size(); ++i) {
+      const double d = double((*ctx)->logits()[i]) - r.logits[i];
+      se += d * d;
+      ss += double(r.logits[i]) * r.logits[i];
+    }
+  }
+  return std::sqrt(se / ss);
+}
+
 struct Case {
   const char* name;      // golden prefix
   const char* model;     // path under ../shared
@@ -108,9 +127,9 @@ TEST_P(Golden, F32LogitsMatchReference) {
   EXPECT_LT(err, 1e-4) << c.model;
 }
 
-// Storage types: F16 and Q8_0 conversions of the same model stay within a
+// Storage types: F16, BF16 and every block type slimlm can quantize to of the same model stay within a
 // stated distance of the fp32 reference.
-TEST_P(Golden, F16AndQ8_0WithinTolerance) {
+TEST_P(Golden, EveryStorageTypeWithinTolerance) {
   const Case& c = GetParam();
   auto path = test::shared_path(c.model);
   SLIMLM_REQUIRE_SHARED(path);
@@ -119,19 +138,24 @@ TEST_P(Golden, F16AndQ8_0WithinTolerance) {
   auto m = load(path, c.tokenizer[0] ? test::shared_path(c.tokenizer) : "");
   ASSERT_TRUE(m);
   test::TempDir tmp;
-  // Stated tolerances on the max |logit error| (logits span about ±20): F16
-  // rounds weights to 11 significant bits, Q8_0 to 8 bits per 32-block.
-  for (auto [type, tol] : {std::pair{DType::F16, 0.05}, std::pair{DType::Q8_0, 0.5}}) {
+  // Stated tolerances on the relative RMS logit error (RMS of the error over
+  // RMS of the reference logits, all golden positions); measured values are in
+  // docs/ENGINE.md. Types whose blocks do not fit a model's rows fall back per
+  // tensor (e.g. IQ4_XS -> F16 for rows of 64/128/172).
+  const std::pair<DType, double> kTypes[] = {
+      {DType::F16, 0.002}, {DType::BF16, 0.015}, {DType::Q8_0, 0.03},   {DType::Q5_1, 0.12}, {DType::Q5_0, 0.15},
+      {DType::Q4_1, 0.25}, {DType::Q4_0, 0.3},   {DType::IQ4_NL, 0.25}, {DType::IQ4_XS, 0.25}};
+  for (auto [type, tol] : kTypes) {
     ConvertOptions co;
     co.type = type;
     const std::string out = tmp.file(std::string(dtype_name(type)) + ".gguf");
     ASSERT_TRUE(convert_to_gguf(m->desc(), out, co).ok());
     auto q = load(out);
     ASSERT_TRUE(q);
-    const double err = max_error(q, g);
-    std::printf("    %s %s: max |logit - reference| = %.3g\n", c.name, std::string(dtype_name(type)).c_str(), err);
+    const double err = relative_rms_error(q, g);
+    std::printf("    %s %s: relative RMS logit error %.4f, max |error| %.3g\n", c.name,
+                std::string(dtype_name(type)).c_str(), err, max_error(q, g));
     EXPECT_LT(err, tol) << c.name << " " << dtype_name(type);
-    EXPECT_GT(err, 0.0) << "a lossy type cannot match exactly";
   }
 }
 
