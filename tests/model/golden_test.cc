@@ -11,6 +11,7 @@
 
 #include "model/convert.h"
 #include "model/llama.h"
+#include "model/model_test_util.h"
 #include "test_util.h"
 
 #ifndef SLIMLM_GOLDEN_DIR
@@ -57,14 +58,7 @@ std::vector<GoldenRecord> read_goldens(const std::string& path) {
 std::string golden(const std::string& name) { return std::string(SLIMLM_GOLDEN_DIR) + "/" + name; }
 
 std::shared_ptr<const LlamaModel> load(const std::string& path, const std::string& tok = "") {
-  LoadOptions lo;
-  lo.tokenizer_path = tok;
-  auto d = load_model(path, lo);
-  EXPECT_TRUE(d.ok()) << d.message();
-  if (!d.ok()) return nullptr;
-  auto m = LlamaModel::create(std::move(d).value());
-  EXPECT_TRUE(m.ok()) << m.message();
-  return m.ok() ? *m : nullptr;
+  return test::load_llama(path, tok);
 }
 
 // Max |slimlm - reference| over all positions of all golden prompts.

@@ -8,20 +8,14 @@
 #include <cmath>
 
 #include "model/convert.h"
+#include "model/model_test_util.h"
 #include "test_util.h"
 
 namespace slimlm {
 namespace {
 
 std::shared_ptr<const LlamaModel> load(const std::string& path, const std::string& tok = "") {
-  LoadOptions lo;
-  lo.tokenizer_path = tok;
-  auto d = load_model(path, lo);
-  EXPECT_TRUE(d.ok()) << d.message();
-  if (!d.ok()) return nullptr;
-  auto m = LlamaModel::create(std::move(d).value());
-  EXPECT_TRUE(m.ok()) << m.message();
-  return m.ok() ? *m : nullptr;
+  return test::load_llama(path, tok);
 }
 
 std::vector<float> logits(std::shared_ptr<const LlamaModel> m, const std::vector<int32_t>& toks, int threads,
