@@ -144,8 +144,21 @@ TEST_P(GoldenVocab, MatchesLlamaCppIds) {
 // space in " ." / " 's" etc., so inputs with such a pair are not compared.
 TEST_P(GoldenVocab, RoundTrips) {
   const std::string name = GetParam();
-  if (name == "bert-bge") GTEST_SKIP() << "WordPiece normalises text; no round trip";
   LOAD_VOCAB_OR_SKIP(tok, name);
+  if (name == "bert-bge") {
+    // WordPiece lower-cases and strips accents, so the text does not come back;
+    // its tokens must: encoding the decoded text gives the same ids (for texts
+    // without [UNK], which decodes to nothing).
+    size_t n = 0;
+    for (const auto& c : read_golden(name)) {
+      const auto ids = tok->encode(c.input);
+      if (std::find(ids.begin(), ids.end(), tok->unk()) != ids.end()) continue;
+      EXPECT_EQ(tok->encode(tok->decode(ids)), ids) << show_text(c.input);
+      ++n;
+    }
+    EXPECT_GT(n, 10u);
+    return;
+  }
   const bool cleans = name == "gpt-2" || name == "falcon";
   size_t compared = 0;
   for (const auto& c : read_golden(name)) {
