@@ -48,23 +48,30 @@ DType choose_tensor_type(const TensorRef& t, std::optional<DType> requested, std
   if (!requested) return t.type;
   // Like llama.cpp: 1-D tensors (norms, biases) stay F32.
   if (t.shape.size() < 2) return t.type == DType::F16 || t.type == DType::BF16 ? DType::F32 : t.type;
-  DType want = *requested;
-  if (row_bytes(want, static_cast<uint64_t>(t.shape[0])) && can_quantize(want)) return want;
-  // Fallback chain: the nearest type whose blocks fit the row (F16 is always possible).
+  const DType want = *requested;
+  const auto n = static_cast<uint64_t>(t.shape[0]);
+  auto usable = [&](DType d) { return row_bytes(d, n).has_value() && can_quantize(d); };
+  if (usable(want)) return want;
+  // llama.cpp's fallbacks for rows that 256-element super-blocks cannot hold,
+  // then F16, then F32.
   std::vector<DType> chain;
   switch (want) {
-    case DType::Q8_0: case DType::Q5_0: case DType::Q5_1: case DType::Q4_0: case DType::Q4_1:
-    case DType::IQ4_NL:
-      chain = {DType::F16};
-      break;
-    default:
-      chain = {DType::F16, DType::F32};
+    case DType::Q2_K: case DType::Q3_K: case DType::IQ4_XS: chain = {DType::IQ4_NL}; break;
+    case DType::Q4_K: chain = {DType::Q5_0}; break;
+    case DType::Q5_K: chain = {DType::Q5_1}; break;
+    case DType::Q6_K: chain = {DType::Q8_0}; break;
+    default: break;
   }
+  chain.push_back(DType::F16);
+  chain.push_back(DType::F32);
   for (DType d : chain)
-    if (row_bytes(d, static_cast<uint64_t>(t.shape[0])) && can_quantize(d)) {
-      if (note)
-        *note = fmt::format("row length {} is not a multiple of {}'s block of {}: stored as {}", t.shape[0],
-                            dtype_name(want), traits(want).block_size, dtype_name(d));
+    if (usable(d)) {
+      if (note) {
+        *note = row_bytes(want, n)
+                    ? fmt::format("slimlm cannot write {} yet: stored as {}", dtype_name(want), dtype_name(d))
+                    : fmt::format("row length {} is not a multiple of {}'s block of {}: stored as {}", n,
+                                  dtype_name(want), traits(want).block_size, dtype_name(d));
+      }
       return d;
     }
   return DType::F32;

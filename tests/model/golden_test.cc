@@ -135,7 +135,7 @@ TEST_P(Golden, EveryStorageTypeWithinTolerance) {
   // Stated tolerances on the relative RMS logit error (RMS of the error over
   // RMS of the reference logits, all golden positions); measured values are in
   // docs/ENGINE.md. Types whose blocks do not fit a model's rows fall back per
-  // tensor (e.g. IQ4_XS -> F16 for rows of 64/128/172).
+  // tensor (e.g. IQ4_XS -> IQ4_NL for rows of 64/128, -> F16 for 172).
   const std::pair<DType, double> kTypes[] = {
       {DType::F16, 0.002}, {DType::BF16, 0.015}, {DType::Q8_0, 0.03},   {DType::Q5_1, 0.12}, {DType::Q5_0, 0.15},
       {DType::Q4_1, 0.25}, {DType::Q4_0, 0.3},   {DType::IQ4_NL, 0.25}, {DType::IQ4_XS, 0.25}};
