@@ -17,6 +17,7 @@ Action add_tokenize(CLI::App& app);
 Action add_synth(CLI::App& app);
 Action add_perplexity(CLI::App& app);
 Action add_bench(CLI::App& app);
+Action add_quantize(CLI::App& app);
 Action add_needle(CLI::App& app);
 Action add_mc(CLI::App& app);
 

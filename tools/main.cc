@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   actions["synth"] = slimlm::cli::add_synth(app);
   actions["perplexity"] = slimlm::cli::add_perplexity(app);
   actions["bench"] = slimlm::cli::add_bench(app);
+  actions["quantize"] = slimlm::cli::add_quantize(app);
   actions["needle"] = slimlm::cli::add_needle(app);
   actions["mc"] = slimlm::cli::add_mc(app);
   try {

@@ -1,6 +1,7 @@
 #include "model/convert.h"
 
 #include <algorithm>
+#include <map>
 #include <vector>
 
 #include <fmt/format.h>
@@ -132,16 +133,25 @@ Status convert_to_gguf(const ModelDesc& m, const std::string& out_path, const Co
 
   std::vector<DType> types;
   std::vector<std::string> notes;
-  DType dominant = opts.type.value_or(DType::F32);
+  std::map<DType, uint64_t> weight_elems;  // 2-D elements per stored type
   bool any_quant = false;
   for (const auto& t : m.tensors) {
     std::string note;
-    DType d = choose_tensor_type(t, opts.type, &note);
+    DType d = choose_tensor_type(t, opts.type_for ? opts.type_for(t) : opts.type, &note);
     types.push_back(d);
     notes.push_back(note);
     any_quant = any_quant || is_quantized(d);
-    if (!opts.type && t.shape.size() >= 2) dominant = d;
+    if (t.shape.size() >= 2) weight_elems[d] += t.n_elements();
     SLIMLM_RETURN_IF_ERROR(w.add_tensor(t.name, t.shape, d));
+  }
+  // general.file_type names the type holding most weights (llama.cpp's ftype).
+  DType dominant = opts.type.value_or(DType::F32);
+  uint64_t most = 0;
+  for (const auto& [d, n] : weight_elems) {
+    if (n > most) {
+      most = n;
+      dominant = d;
+    }
   }
   w.set("general.file_type", gguf_file_type(dominant));
   if (any_quant) w.set("general.quantization_version", uint32_t{2});

@@ -16,6 +16,9 @@ namespace slimlm {
 struct ConvertOptions {
   // Type of 2-D weights; nullopt keeps each tensor's source type (lossless).
   std::optional<DType> type;
+  // Per-tensor choice (overrides `type` when set): the wanted type of a tensor;
+  // the row-length fallback still applies.
+  std::function<std::optional<DType>(const TensorRef&)> type_for;
   // Called once per tensor before it is written (index, count, name, chosen
   // type, note: non-empty when the tensor fell back to another type).
   std::function<void(size_t, size_t, const std::string&, DType, const std::string&)> on_tensor;

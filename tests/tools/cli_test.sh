@@ -78,5 +78,14 @@ check "perplexity: says why" grep -q "fewer than one chunk" "$tmp/pe.log"
 "$SLIMLM" bench -m "$tmp/syn.gguf" -p 32 -n 8 -r 1 -t 1 --json > "$tmp/bench.json"
 check "bench json" py "import json;d=json.load(open('$tmp/bench.json'));assert [r['test'] for r in d] == ['pp32','tg8'] and all(r['tps_mean'] > 0 for r in d)"
 
+# quantize: a mix with per-tensor fallback on stories260K runs; --keep overrides
+"$SLIMLM" quantize -m "$S/stories260K/stories260K.gguf" -o "$tmp/q4.gguf" --type q4_0 --keep 'output.weight=q8_0' -q 2> "$tmp/qz.log"
+"$SLIMLM" inspect "$tmp/q4.gguf" --json > "$tmp/qz.json"
+check "quantize --type/--keep" py "import json;d={t['name']:t['type'] for t in json.load(open('$tmp/qz.json'))['tensors']};assert d['output.weight']=='q8_0' and d['blk.0.attn_q.weight']=='q4_0' and d['blk.0.ffn_down.weight']=='f16'"
+"$SLIMLM" run -m "$tmp/q4.gguf" -p "Once upon a time" -n 16 --temp 0 > "$tmp/q4run.txt" 2>/dev/null
+check "quantized model runs" grep -q "Once upon a time" "$tmp/q4run.txt"
+"$SLIMLM" quantize -m "$S/stories260K/stories260K.gguf" -o "$tmp/x.gguf" --mix q9_k 2> "$tmp/qe.log"; rc=$?
+check "unknown mix refused" test $rc -eq 2
+
 [ $fails -eq 0 ] && echo "all CLI checks passed" || echo "$fails CLI checks failed"
 exit $((fails > 0))

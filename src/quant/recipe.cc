@@ -1,0 +1,93 @@
+#include "quant/recipe.h"
+
+#include <fnmatch.h>
+
+#include <cstdlib>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+namespace slimlm {
+namespace {
+
+// Layer index of "blk.N.*", or -1.
+int64_t layer_of(const std::string& name) {
+  if (name.rfind("blk.", 0) != 0) return -1;
+  return std::strtoll(name.c_str() + 4, nullptr, 10);
+}
+
+bool has(const std::string& name, const char* part) { return name.find(part) != std::string::npos; }
+
+// llama.cpp's use_more_bits: the first and last eighth of the layers, and every
+// third layer in between, get more bits in attn_v / ffn_down.
+bool more_bits(int64_t i, int64_t n) { return i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2; }
+
+}  // namespace
+
+const std::vector<std::string>& quant_mixes() {
+  static const std::vector<std::string> m = {"q2_k", "q3_k_s", "q3_k_m", "q4_k_s", "q4_k_m",
+                                             "q5_k_s", "q5_k_m", "q6_k", "q8_0"};
+  return m;
+}
+
+Result<std::pair<std::string, DType>> parse_keep(const std::string& spec) {
+  const auto eq = spec.rfind('=');
+  if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size())
+    return Error{fmt::format("--keep '{}': expected PATTERN=TYPE, e.g. '*.ffn_down.weight=q6_k'", spec)};
+  auto t = dtype_from_name(spec.substr(eq + 1));
+  if (!t) return Error{fmt::format("--keep '{}': unknown type '{}'", spec, spec.substr(eq + 1))};
+  return std::pair{spec.substr(0, eq), *t};
+}
+
+Status validate_recipe(const QuantRecipe& r) {
+  if (!r.mix.empty() && r.type) return Error{"give either --type or --mix, not both"};
+  if (r.mix.empty() && !r.type) return Error{"give --type TYPE or --mix MIX"};
+  if (!r.mix.empty()) {
+    for (const auto& m : quant_mixes())
+      if (m == r.mix) return {};
+    return Error{fmt::format("unknown mix '{}' (known: {})", r.mix, fmt::join(quant_mixes(), ", "))};
+  }
+  return {};
+}
+
+std::optional<DType> recipe_type(const QuantRecipe& r, const TensorRef& t, const ModelConfig& c) {
+  for (const auto& [pattern, type] : r.keep)
+    if (fnmatch(pattern.c_str(), t.name.c_str(), 0) == 0) return type;
+  if (t.shape.size() < 2) return std::nullopt;
+  if (r.mix.empty()) return r.type;
+  const std::string& m = r.mix;
+  const std::string& n = t.name;
+  const int64_t i = layer_of(n), L = c.n_layer;
+  // The output matrix (token_embd when tied) is the most sensitive: 6 bits.
+  const bool is_output = n == "output.weight" || (c.tied_embeddings && n == "token_embd.weight");
+  if (m == "q8_0") return DType::Q8_0;
+  if (m == "q6_k" || is_output) return DType::Q6_K;
+  if (m == "q2_k") {
+    if (has(n, "attn_v")) return DType::Q4_K;
+    if (has(n, "ffn_down")) return DType::Q3_K;
+    return DType::Q2_K;
+  }
+  if (m == "q3_k_s") return DType::Q3_K;
+  if (m == "q3_k_m") {
+    if (has(n, "attn_v")) return i < 2 ? DType::Q5_K : DType::Q4_K;
+    if (has(n, "ffn_down")) return i < L / 16 ? DType::Q5_K : more_bits(i, L) ? DType::Q4_K : DType::Q3_K;
+    if (has(n, "attn_output")) return DType::Q4_K;
+    return DType::Q3_K;
+  }
+  if (m == "q4_k_s") {
+    if ((has(n, "attn_v") && i < 4) || (has(n, "ffn_down") && i < L / 8)) return DType::Q5_K;
+    return DType::Q4_K;
+  }
+  if (m == "q4_k_m") {
+    if ((has(n, "attn_v") || has(n, "ffn_down")) && more_bits(i, L)) return DType::Q6_K;
+    return DType::Q4_K;
+  }
+  if (m == "q5_k_s") return DType::Q5_K;
+  if (m == "q5_k_m") {
+    if ((has(n, "attn_v") || has(n, "ffn_down")) && more_bits(i, L)) return DType::Q6_K;
+    return DType::Q5_K;
+  }
+  return r.type;
+}
+
+}  // namespace slimlm

@@ -1,0 +1,101 @@
+// slimlm quantize -m IN -o OUT.gguf (--type TYPE | --mix MIX) [--method rtn] [--keep PATTERN=TYPE ...]
+#include <chrono>
+#include <cstdio>
+
+#include <fmt/format.h>
+
+#include "commands.h"
+#include "model/convert.h"
+#include "progress.h"
+#include "quant/recipe.h"
+
+namespace slimlm::cli {
+namespace {
+
+struct QuantizeArgs {
+  std::string in, out, type, mix, method = "rtn", tokenizer;
+  std::vector<std::string> keep;
+  bool quiet = false;
+};
+
+int run_quantize(const QuantizeArgs& a) {
+  if (a.method != "rtn") {
+    fmt::print(stderr, "error: --method {}: only rtn (round to nearest) is available so far\n", a.method);
+    return 2;
+  }
+  QuantRecipe r;
+  r.mix = a.mix;
+  if (!a.type.empty()) {
+    auto t = dtype_from_name(a.type);
+    if (!t) {
+      fmt::print(stderr, "error: unknown --type '{}'\n", a.type);
+      return 2;
+    }
+    r.type = *t;
+  }
+  for (const auto& k : a.keep) {
+    auto p = parse_keep(k);
+    if (!p.ok()) {
+      fmt::print(stderr, "error: {}\n", p.message());
+      return 2;
+    }
+    r.keep.push_back(*p);
+  }
+  if (Status v = validate_recipe(r); !v.ok()) {
+    fmt::print(stderr, "error: {}\n", v.message());
+    return 2;
+  }
+  LoadOptions lo;
+  lo.tokenizer_path = a.tokenizer;
+  auto m = load_model(a.in, lo);
+  if (!m.ok()) {
+    fmt::print(stderr, "error: {}\n", m.message());
+    return 1;
+  }
+  ConvertOptions co;
+  co.type_for = [&](const TensorRef& t) { return recipe_type(r, t, m->config); };
+  uint64_t in_bytes = 0, out_bytes = 0, params = 0;
+  for (const auto& t : m->tensors) {
+    in_bytes += t.n_bytes;
+    params += t.n_elements();
+  }
+  Progress progress("quantize", static_cast<int64_t>(m->tensors.size()));
+  auto t0 = std::chrono::steady_clock::now();
+  co.on_tensor = [&](size_t i, size_t n, const std::string& name, DType d, const std::string& note) {
+    const TensorRef* t = m->find(name);
+    const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    progress.update(static_cast<int64_t>(i),
+                    fmt::format("{:.1f} MiB written, {:.1f} MB/s in | {} {}", out_bytes / 1048576.0,
+                                sec > 0 ? static_cast<double>(in_bytes) * i / n / sec / 1e6 : 0.0, name,
+                                dtype_name(d)));
+    if (!note.empty() && !a.quiet) fmt::print(stderr, "\nnote: {}: {}\n", name, note);
+    if (t) out_bytes += *row_bytes(d, static_cast<uint64_t>(t->shape[0])) * static_cast<uint64_t>(t->n_rows());
+  };
+  Status st = convert_to_gguf(*m, a.out, co);
+  if (!st.ok()) {
+    fmt::print(stderr, "\nerror: {}\n", st.message());
+    return 1;
+  }
+  progress.update(static_cast<int64_t>(m->tensors.size()), "done");
+  fmt::print(stderr, "wrote {}: {:.2f} MiB -> {:.2f} MiB, {:.3f} bits per weight\n", a.out, in_bytes / 1048576.0,
+             out_bytes / 1048576.0, params ? 8.0 * static_cast<double>(out_bytes) / static_cast<double>(params) : 0.0);
+  return 0;
+}
+
+}  // namespace
+
+Action add_quantize(CLI::App& app) {
+  auto a = std::make_shared<QuantizeArgs>();
+  auto* sub = app.add_subcommand("quantize", "Quantize a whole model (streaming, atomic output)");
+  sub->add_option("-m,--model", a->in, "Input model (GGUF, HF directory, llama2.c .bin)")->required();
+  sub->add_option("-o,--output", a->out, "Output GGUF")->required();
+  sub->add_option("--type", a->type, "One type for all 2-D weights (q8_0, q4_0, q5_k, iq4_nl, ...)");
+  sub->add_option("--mix", a->mix, "llama.cpp-style mix: q2_k, q3_k_s, q3_k_m, q4_k_s, q4_k_m, q5_k_s, q5_k_m, q6_k, q8_0");
+  sub->add_option("--method", a->method, "How values are chosen: rtn")->capture_default_str();
+  sub->add_option("--keep", a->keep, "PATTERN=TYPE override, repeatable (glob on tensor names)");
+  sub->add_option("--tokenizer", a->tokenizer, "llama2.c tokenizer.bin");
+  sub->add_flag("-q,--quiet", a->quiet, "No per-tensor notes");
+  return [a] { return run_quantize(*a); };
+}
+
+}  // namespace slimlm::cli
