@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Regenerate the goldens into a temporary directory and compare them with
-tests/golden/.
+tests/golden/: those of make_goldens.py (from the shared models) and the tiny
+qwen2 / phi3 models of make_arch_models.py (GGUF files and logits).
 
     /usr/bin/python3 tests/reference/check_goldens.py [--shared DIR] [--golden DIR] [--strict]
 
@@ -30,6 +31,7 @@ import numpy as np
 sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import llama_ref  # noqa: E402
+import make_arch_models  # noqa: E402
 import make_goldens  # noqa: E402
 
 
@@ -100,17 +102,24 @@ def main():
 
     t0 = time.time()
     fails = llama_ref.self_test(os.path.join(a.shared, "models"))
+    try:
+        arch_built = make_arch_models.build()
+        fails += make_arch_models.self_test(arch_built)
+    except Exception as e:  # noqa: BLE001 -- report any reference failure
+        print("check_goldens: generation failed: %s: %s" % (type(e).__name__, e))
+        return 1
     for f in fails:
         print("check_goldens: self-test FAILED: %s" % f)
     with tempfile.TemporaryDirectory(prefix="slimlm-golden-") as tmp:
         try:
             files = make_goldens.generate(a.shared, tmp, verbose=False)
+            files.update(make_arch_models.generate(tmp, verbose=False, built=arch_built))
         except Exception as e:  # noqa: BLE001 -- report any reference failure
             print("check_goldens: generation failed: %s: %s" % (type(e).__name__, e))
             return 1
         names = set(files)
         if os.path.isdir(a.golden):
-            names |= {n for n in os.listdir(a.golden) if n.endswith((".logits.bin", ".greedy.txt"))}
+            names |= {n for n in os.listdir(a.golden) if n.endswith((".logits.bin", ".greedy.txt", ".gguf"))}
         for name in sorted(names):
             gp = os.path.join(a.golden, name)
             if name not in files:
@@ -128,7 +137,8 @@ def main():
     dt = time.time() - t0
     if fails:
         print("check_goldens: FAILED (%d problem(s), %.1fs); regenerate with "
-              "/usr/bin/python3 tests/reference/make_goldens.py if the change is intended" % (len(fails), dt))
+              "/usr/bin/python3 tests/reference/make_goldens.py (or make_arch_models.py for tiny-*) "
+              "if the change is intended" % (len(fails), dt))
         for f in fails:
             print("  - %s" % f)
         return 1
