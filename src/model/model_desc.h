@@ -34,7 +34,8 @@ struct ModelConfig {
   int64_t rope_orig_ctx = 0;
   bool tied_embeddings = false;  // no output.weight: the output reuses token_embd
 
-  int64_t head_dim() const { return n_head ? n_embd / n_head : 0; }
+  // 0 unless both are positive (hostile files may hold any integers).
+  int64_t head_dim() const { return n_head > 0 && n_embd > 0 ? n_embd / n_head : 0; }
 };
 
 // A tensor of the model, viewed in place in its source file.

@@ -4,10 +4,12 @@
 
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <iterator>
 #include <random>
 
 #include "io/gguf_writer.h"
+#include "model/model_desc.h"
 #include "test_util.h"
 
 namespace slimlm {
@@ -195,6 +197,28 @@ TEST(Gguf, RejectsNonBoolAndBadAlignment) {
   GgufWriter w;
   w.set("general.alignment", uint32_t{48});
   EXPECT_FALSE(w.begin(dir.file("x.gguf")).ok());
+}
+
+}  // namespace
+}  // namespace slimlm
+
+namespace slimlm {
+namespace {
+
+// Regression (found by reading the fuzz target): embedding_length = INT64_MIN
+// with head_count = -1 made head_dim() divide INT64_MIN by -1.
+TEST(Gguf, HostileHyperParametersDoNotCrashTheLoader) {
+  test::TempDir dir;
+  GgufWriter w;
+  w.set("general.architecture", std::string("llama"));
+  w.set("llama.embedding_length", std::numeric_limits<int64_t>::min());
+  w.set("llama.attention.head_count", int32_t{-1});
+  ASSERT_TRUE(w.begin(dir.file("h.gguf")).ok());
+  ASSERT_TRUE(w.finish().ok());
+  auto m = load_model(dir.file("h.gguf"));
+  ASSERT_TRUE(m.ok()) << m.message();
+  EXPECT_EQ(m->config.head_dim(), 0);
+  EXPECT_FALSE(validate_llama_tensors(*m).ok());
 }
 
 }  // namespace
