@@ -53,6 +53,7 @@ int run_quantize(const QuantizeArgs& a) {
     return 1;
   }
   ConvertOptions co;
+  co.file_type = recipe_file_type(r);
   co.type_for = [&](const TensorRef& t) { return recipe_type(r, t, m->config); };
   uint64_t in_bytes = 0, out_bytes = 0, params = 0;
   for (const auto& t : m->tensors) {
@@ -90,7 +91,7 @@ Action add_quantize(CLI::App& app) {
   sub->add_option("-m,--model", a->in, "Input model (GGUF, HF directory, llama2.c .bin)")->required();
   sub->add_option("-o,--output", a->out, "Output GGUF")->required();
   sub->add_option("--type", a->type, "One type for all 2-D weights (q8_0, q4_0, q5_k, iq4_nl, ...)");
-  sub->add_option("--mix", a->mix, "llama.cpp-style mix: q2_k, q3_k_s, q3_k_m, q4_k_s, q4_k_m, q5_k_s, q5_k_m, q6_k, q8_0");
+  sub->add_option("--mix", a->mix, "llama.cpp-style mix: q2_k, q3_k_s, q3_k_m, q3_k_l, q4_k_s, q4_k_m, q5_k_s, q5_k_m, q6_k, q8_0");
   sub->add_option("--method", a->method, "How values are chosen: rtn")->capture_default_str();
   sub->add_option("--keep", a->keep, "PATTERN=TYPE override, repeatable (glob on tensor names)");
   sub->add_option("--tokenizer", a->tokenizer, "llama2.c tokenizer.bin");

@@ -153,7 +153,7 @@ Status convert_to_gguf(const ModelDesc& m, const std::string& out_path, const Co
       dominant = d;
     }
   }
-  w.set("general.file_type", gguf_file_type(dominant));
+  w.set("general.file_type", opts.file_type.value_or(gguf_file_type(dominant)));
   if (any_quant) w.set("general.quantization_version", uint32_t{2});
 
   SLIMLM_RETURN_IF_ERROR(w.begin(out_path));

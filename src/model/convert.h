@@ -3,6 +3,7 @@
 // a per-tensor fallback where a row length does not fit the type's blocks.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -19,6 +20,9 @@ struct ConvertOptions {
   // Per-tensor choice (overrides `type` when set): the wanted type of a tensor;
   // the row-length fallback still applies.
   std::function<std::optional<DType>(const TensorRef&)> type_for;
+  // general.file_type to record (a mix's llama_ftype); unset: the type that
+  // holds most weights.
+  std::optional<uint32_t> file_type;
   // Called once per tensor before it is written (index, count, name, chosen
   // type, note: non-empty when the tensor fell back to another type).
   std::function<void(size_t, size_t, const std::string&, DType, const std::string&)> on_tensor;

@@ -46,6 +46,51 @@ void quantize_q8_k(const float* src, uint8_t* dst, int64_t nb);
 void quantize_iq4_nl(const float* src, uint8_t* dst, int64_t nb);
 void quantize_iq4_xs(const float* src, uint8_t* dst, int64_t nb);
 
+// k-quants (quantize_k.cc): ggml's imatrix-free quantization, i.e. what
+// ggml_quantize_chunk / llama-quantize produce without --imatrix, bit for bit.
+void quantize_q2_k(const float* src, uint8_t* dst, int64_t nb);
+void quantize_q3_k(const float* src, uint8_t* dst, int64_t nb);
+void quantize_q4_k(const float* src, uint8_t* dst, int64_t nb);
+void quantize_q5_k(const float* src, uint8_t* dst, int64_t nb);
+void quantize_q6_k(const float* src, uint8_t* dst, int64_t nb);
+// The same with an importance vector: `weights` holds nb * QK_K per-element
+// importances (an imatrix row) or is null. Null is the path above. Non-null is
+// reserved for the imatrix-weighted scale search (not implemented yet: it
+// trips an assert in debug builds and is ignored otherwise).
+void quantize_q2_k_weighted(const float* src, uint8_t* dst, int64_t nb, const float* weights);
+void quantize_q3_k_weighted(const float* src, uint8_t* dst, int64_t nb, const float* weights);
+void quantize_q4_k_weighted(const float* src, uint8_t* dst, int64_t nb, const float* weights);
+void quantize_q5_k_weighted(const float* src, uint8_t* dst, int64_t nb, const float* weights);
+void quantize_q6_k_weighted(const float* src, uint8_t* dst, int64_t nb, const float* weights);
+
+// ---- k-quant scale searches (quantize_k_search.cc) -------------------------
+// Each fits one group of n <= kMaxSearchGroup values; float-for-float equal to
+// the ggml helper named.
+
+constexpr int kMaxSearchGroup = 32;
+constexpr float kKQuantGroupEps = 1e-15f;  // ggml's GROUP_MAX_EPS: "all zero"
+
+// Trial grid of search_scale_min: inverse scales (nmax + rmin + k * rdelta) /
+// range for k = 0..nstep; the error is sum w * |e| (use_mad) or w * e^2.
+struct ScaleMinSearch {
+  float rmin;
+  float rdelta;
+  int nstep;
+  bool use_mad;
+};
+// ggml's make_qkx2_quants: x ~ scale * L - neg_min with L in [0, nmax] and
+// neg_min >= 0 (min clipped to <= 0), fitted under the given per-element
+// weights (not null). Returns the scale: 0 when all n values are one value
+// v <= 0 (then neg_min = -v and L = 0).
+float search_scale_min(int n, int nmax, const float* x, const float* weights, uint8_t* L,
+                       float* neg_min, const ScaleMinSearch& p);
+// ggml's make_q3_quants with do_rmse: x ~ scale * (L - nmax), L in
+// [0, 2 * nmax - 1], weights x^2, greedy per-element refinement.
+float search_scale_q3(int n, int nmax, const float* x, int8_t* L);
+// ggml's make_qx_quants with rmse_type 1: x ~ scale * (L - nmax), L in
+// [0, 2 * nmax - 1], weights qw (x^2 when null), best of 19 trial scales.
+float search_scale_sym(int n, int nmax, const float* x, int8_t* L, const float* qw);
+
 // ---- shared scalar helpers -------------------------------------------------
 
 // a * b rounded to float: the volatile round trip keeps the compiler from

@@ -228,6 +228,11 @@ QuantFn quantizer(DType type) {
     case DType::Q5_1: return quantize_q5_1;
     case DType::Q8_0: return quantize_q8_0;
     case DType::Q8_K: return quantize_q8_k;
+    case DType::Q2_K: return quantize_q2_k;
+    case DType::Q3_K: return quantize_q3_k;
+    case DType::Q4_K: return quantize_q4_k;
+    case DType::Q5_K: return quantize_q5_k;
+    case DType::Q6_K: return quantize_q6_k;
     case DType::IQ4_NL: return quantize_iq4_nl;
     case DType::IQ4_XS: return quantize_iq4_xs;
     default: return nullptr;

@@ -25,7 +25,7 @@ bool more_bits(int64_t i, int64_t n) { return i < n / 8 || i >= 7 * n / 8 || (i 
 }  // namespace
 
 const std::vector<std::string>& quant_mixes() {
-  static const std::vector<std::string> m = {"q2_k", "q3_k_s", "q3_k_m", "q4_k_s", "q4_k_m",
+  static const std::vector<std::string> m = {"q2_k", "q3_k_s", "q3_k_m", "q3_k_l", "q4_k_s", "q4_k_m",
                                              "q5_k_s", "q5_k_m", "q6_k", "q8_0"};
   return m;
 }
@@ -62,16 +62,23 @@ std::optional<DType> recipe_type(const QuantRecipe& r, const TensorRef& t, const
   const bool is_output = n == "output.weight" || (c.tied_embeddings && n == "token_embd.weight");
   if (m == "q8_0") return DType::Q8_0;
   if (m == "q6_k" || is_output) return DType::Q6_K;
+  const int64_t n_gqa = c.n_head_kv > 0 ? c.n_head / c.n_head_kv : 1;
   if (m == "q2_k") {
-    if (has(n, "attn_v")) return DType::Q4_K;
-    if (has(n, "ffn_down")) return DType::Q3_K;
+    if (has(n, "attn_v")) return n_gqa >= 4 ? DType::Q4_K : DType::Q3_K;
+    if (has(n, "ffn_down") || has(n, "attn_output")) return DType::Q3_K;
     return DType::Q2_K;
   }
   if (m == "q3_k_s") return DType::Q3_K;
   if (m == "q3_k_m") {
     if (has(n, "attn_v")) return i < 2 ? DType::Q5_K : DType::Q4_K;
-    if (has(n, "ffn_down")) return i < L / 16 ? DType::Q5_K : more_bits(i, L) ? DType::Q4_K : DType::Q3_K;
-    if (has(n, "attn_output")) return DType::Q4_K;
+    // (llama.cpp keeps Q3_K only for Falcon's in-between layers.)
+    if (has(n, "ffn_down")) return i < L / 16 ? DType::Q5_K : DType::Q4_K;
+    if (has(n, "attn_output") || has(n, "attn_qkv")) return DType::Q4_K;
+    return DType::Q3_K;
+  }
+  if (m == "q3_k_l") {
+    if (has(n, "attn_v") || has(n, "ffn_down") || has(n, "attn_output")) return DType::Q5_K;
+    if (has(n, "attn_qkv")) return DType::Q4_K;
     return DType::Q3_K;
   }
   if (m == "q4_k_s") {
@@ -80,14 +87,24 @@ std::optional<DType> recipe_type(const QuantRecipe& r, const TensorRef& t, const
   }
   if (m == "q4_k_m") {
     if ((has(n, "attn_v") || has(n, "ffn_down")) && more_bits(i, L)) return DType::Q6_K;
+    if (has(n, "attn_qkv")) return DType::Q5_K;
     return DType::Q4_K;
   }
   if (m == "q5_k_s") return DType::Q5_K;
   if (m == "q5_k_m") {
-    if ((has(n, "attn_v") || has(n, "ffn_down")) && more_bits(i, L)) return DType::Q6_K;
+    if (has(n, "attn_qkv") || ((has(n, "attn_v") || has(n, "ffn_down")) && more_bits(i, L))) return DType::Q6_K;
     return DType::Q5_K;
   }
   return r.type;
+}
+
+std::optional<uint32_t> recipe_file_type(const QuantRecipe& r) {
+  static const std::pair<const char*, uint32_t> kFtypes[] = {
+      {"q8_0", 7},    {"q2_k", 10},   {"q3_k_s", 11}, {"q3_k_m", 12}, {"q3_k_l", 13},
+      {"q4_k_s", 14}, {"q4_k_m", 15}, {"q5_k_s", 16}, {"q5_k_m", 17}, {"q6_k", 18}};
+  for (const auto& [name, ftype] : kFtypes)
+    if (r.mix == name) return ftype;
+  return std::nullopt;
 }
 
 }  // namespace slimlm

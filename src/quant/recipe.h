@@ -16,7 +16,7 @@ namespace slimlm {
 
 struct QuantRecipe {
   std::optional<DType> type;  // all 2-D weights (when no mix)
-  std::string mix;            // q2_k, q3_k_s, q3_k_m, q4_k_s, q4_k_m, q5_k_s, q5_k_m, q6_k, q8_0
+  std::string mix;            // q2_k, q3_k_s, q3_k_m, q3_k_l, q4_k_s, q4_k_m, q5_k_s, q5_k_m, q6_k, q8_0
   std::vector<std::pair<std::string, DType>> keep;  // glob pattern on the tensor name -> type
 };
 
@@ -29,6 +29,10 @@ Result<std::pair<std::string, DType>> parse_keep(const std::string& spec);
 // The wanted type of tensor t under the recipe (before the row-length
 // fallback); nullopt leaves the tensor as it is (1-D tensors).
 std::optional<DType> recipe_type(const QuantRecipe& r, const TensorRef& t, const ModelConfig& c);
+
+// llama.cpp's general.file_type (llama_ftype) of a mix; nullopt for --type
+// recipes (the writer then names the type holding most weights).
+std::optional<uint32_t> recipe_file_type(const QuantRecipe& r);
 
 // Checks a recipe: a known mix, or a type; not both.
 Status validate_recipe(const QuantRecipe& r);

@@ -55,10 +55,40 @@ TEST(Recipe, Q3KMAndKeepOverrides) {
   EXPECT_EQ(recipe_type(r, tensor("blk.1.attn_v.weight", {256, 64}), c), DType::Q5_K);
   EXPECT_EQ(recipe_type(r, tensor("blk.5.attn_v.weight", {256, 64}), c), DType::Q4_K);
   EXPECT_EQ(recipe_type(r, tensor("blk.1.ffn_down.weight", {1024, 256}), c), DType::Q5_K);
+  EXPECT_EQ(recipe_type(r, tensor("blk.9.ffn_down.weight", {1024, 256}), c), DType::Q4_K);
   EXPECT_EQ(recipe_type(r, tensor("blk.9.attn_output.weight", {256, 256}), c), DType::Q4_K);
   EXPECT_EQ(recipe_type(r, tensor("blk.9.ffn_up.weight", {256, 1024}), c), DType::Q3_K);
   EXPECT_EQ(recipe_type(r, tensor("output.weight", {256, 512}), c), DType::Q6_K);
   EXPECT_EQ(recipe_type(r, tensor("blk.9.attn_norm.weight", {256}), c), DType::F16);  // keep applies to 1-D too
+}
+
+TEST(Recipe, Q2KDependsOnGroupedQueryAttention) {
+  QuantRecipe r;
+  r.mix = "q2_k";
+  auto c = config(8, false);
+  c.n_head = 8;
+  c.n_head_kv = 8;  // no GQA: attn_v in Q3_K, as llama.cpp
+  EXPECT_EQ(recipe_type(r, tensor("blk.0.attn_v.weight", {256, 256}), c), DType::Q3_K);
+  EXPECT_EQ(recipe_type(r, tensor("blk.0.attn_output.weight", {256, 256}), c), DType::Q3_K);
+  EXPECT_EQ(recipe_type(r, tensor("blk.0.ffn_down.weight", {1024, 256}), c), DType::Q3_K);
+  EXPECT_EQ(recipe_type(r, tensor("blk.0.ffn_up.weight", {256, 1024}), c), DType::Q2_K);
+  c.n_head_kv = 2;  // 4 query heads per kv head: attn_v in Q4_K
+  EXPECT_EQ(recipe_type(r, tensor("blk.0.attn_v.weight", {256, 64}), c), DType::Q4_K);
+}
+
+TEST(Recipe, MixesNameLlamaCppFileTypes) {
+  QuantRecipe r;
+  EXPECT_EQ(recipe_file_type(r), std::nullopt);
+  const std::pair<const char*, uint32_t> want[] = {{"q2_k", 10},   {"q3_k_s", 11}, {"q3_k_m", 12},
+                                                   {"q3_k_l", 13}, {"q4_k_s", 14}, {"q4_k_m", 15},
+                                                   {"q5_k_s", 16}, {"q5_k_m", 17}, {"q6_k", 18},
+                                                   {"q8_0", 7}};
+  for (const auto& [mix, ftype] : want) {
+    r.mix = mix;
+    EXPECT_TRUE(validate_recipe(r).ok()) << mix;
+    EXPECT_EQ(recipe_file_type(r), ftype) << mix;
+  }
+  EXPECT_EQ(std::size(want), quant_mixes().size());
 }
 
 TEST(Recipe, Validation) {

@@ -1,0 +1,354 @@
+// Q2_K..Q6_K quantizers: ggml's imatrix-free k-quant quantization (its
+// quantize_row_q*_K_ref, which ggml_quantize_chunk and so llama-quantize run
+// when no importance matrix is given), bit for bit.
+//
+// All five share one shape per 256-element super-block:
+//   1. fit every group (16 or 32 elements) on its own: a float scale (and for
+//      Q2_K/Q4_K/Q5_K a float min) plus provisional codes
+//      (quantize_k_search.cc);
+//   2. quantize the group scales (and mins) to 4, 6 or 8 bits against one fp16
+//      super-scale (and super-min) derived from the largest of them;
+//   3. re-pick every code against the scale (and min) as actually stored.
+//      A group whose stored scale is 0 keeps its provisional codes (ggml's
+//      choice; they decode to 0 or -dmin * m anyway);
+//   4. pack codes, scales and the fp16 super-scale(s) into the block layout
+//      (blocks.h).
+//
+// Float expressions keep ggml's operand order and no rounded product is fused
+// into an addition (mul_round; see codec_internal.h). Products of an fp16
+// value and a small integer (d * sc, dmin * m) are exact and need no guard.
+// Casts of integer codes to the 8-bit fields wrap as ggml's do; the codes come
+// from nearest_int, so NaN/Inf input yields ggml's codes, never UB.
+#include <algorithm>
+#include <cassert>
+#include <cmath>
+#include <cstring>
+
+#include "core/half.h"
+#include "quant/blocks.h"
+#include "quant/codec_internal.h"
+
+namespace slimlm::quant_internal {
+namespace {
+
+// Packs 256 two-bit codes as Q2_K/Q3_K's qs: per 128-element half, byte l of
+// its 32 holds elements l, l + 32, l + 64, l + 96 (low bits first).
+void pack_2bit(const uint8_t* L, uint8_t* qs) {
+  for (int half = 0; half < 2; ++half) {
+    const uint8_t* q = L + 128 * half;
+    for (int l = 0; l < 32; ++l) {
+      qs[32 * half + l] =
+          static_cast<uint8_t>(q[l] | q[l + 32] << 2 | q[l + 64] << 4 | q[l + 96] << 6);
+    }
+  }
+}
+
+// Q4_K/Q5_K's 12 bytes of 6-bit scales and mins: groups 0-3 in the low six
+// bits of bytes 0-3 (scale) and 4-7 (min); groups 4-7 as a nibble pair in
+// bytes 8-11 plus two high bits each on top of bytes 0-7.
+void pack_scales_k4(const uint8_t* ls, const uint8_t* lm, uint8_t* s) {
+  for (int j = 0; j < 8; ++j) {
+    if (j < 4) {
+      s[j] = ls[j];
+      s[j + 4] = lm[j];
+    } else {
+      s[j + 4] = static_cast<uint8_t>((ls[j] & 0x0f) | (lm[j] & 0x0f) << 4);
+      s[j - 4] = static_cast<uint8_t>(s[j - 4] | (ls[j] >> 4) << 6);
+      s[j] = static_cast<uint8_t>(s[j] | (lm[j] >> 4) << 6);
+    }
+  }
+}
+
+// The 6-bit scale and min of group j back from pack_scales_k4's bytes.
+void unpack_scale_k4(int j, const uint8_t* s, int& sc, int& m) {
+  if (j < 4) {
+    sc = s[j] & 63;
+    m = s[j + 4] & 63;
+  } else {
+    sc = (s[j + 4] & 0x0f) | (s[j - 4] >> 6) << 4;
+    m = (s[j + 4] >> 4) | (s[j] >> 6) << 4;
+  }
+}
+
+// Q3_K's signed 6-bit group scale j (before the -32 offset): low nibble in
+// byte j (j < 8) or the high nibble of byte j - 8, high two bits in bit pair
+// j / 4 of byte 8 + j % 4.
+void put_scale_q3(int j, int biased, uint8_t* s) {
+  if (j < 8) {
+    s[j] = static_cast<uint8_t>(biased & 0x0f);
+  } else {
+    s[j - 8] = static_cast<uint8_t>(s[j - 8] | (biased & 0x0f) << 4);
+  }
+  s[8 + j % 4] = static_cast<uint8_t>(s[8 + j % 4] | (biased >> 4) << (2 * (j / 4)));
+}
+int get_scale_q3(int j, const uint8_t* s) {
+  const int lo = j < 8 ? (s[j] & 0x0f) : (s[j - 8] >> 4);
+  return lo | ((s[8 + j % 4] >> (2 * (j / 4))) & 3) << 4;
+}
+
+// Step 3 for the asymmetric types: code of x + dm on the grid d, in [0, nmax].
+void requantize_min(const float* x, int n, float d, float dm, int nmax, uint8_t* L) {
+  for (int i = 0; i < n; ++i) {
+    L[i] = static_cast<uint8_t>(std::clamp(nearest_int((x[i] + dm) / d), 0, nmax));
+  }
+}
+
+// Q2_K: 16 groups of 16, x = d * (sc & 15) * q - dmin * (sc >> 4), q in 0..3.
+// Groups are fitted with weights |x| under the absolute error.
+void block_q2_k(const float* x, block_q2_K& b) {
+  constexpr float kLevels = 15.f;  // 4-bit group scales and mins
+  uint8_t L[QK_K];
+  float scales[QK_K / 16], mins[QK_K / 16];
+  float max_scale = 0, max_min = 0;  // scales and mins are >= 0
+  for (int j = 0; j < QK_K / 16; ++j) {
+    const float* xg = x + 16 * j;
+    float w[16];
+    for (int l = 0; l < 16; ++l) w[l] = std::fabs(xg[l]);
+    scales[j] = search_scale_min(16, 3, xg, w, L + 16 * j, &mins[j], {-0.5f, 0.1f, 15, true});
+    if (scales[j] > max_scale) max_scale = scales[j];
+    if (mins[j] > max_min) max_min = mins[j];
+  }
+  std::memset(b.scales, 0, sizeof b.scales);
+  if (max_scale > 0) {
+    const float iscale = kLevels / max_scale;
+    for (int j = 0; j < QK_K / 16; ++j) {
+      b.scales[j] = static_cast<uint8_t>(nearest_int(iscale * scales[j]));
+    }
+    b.d = fp32_to_fp16(max_scale / kLevels);
+  } else {
+    b.d = fp32_to_fp16(0.f);
+  }
+  if (max_min > 0) {
+    const float iscale = kLevels / max_min;
+    for (int j = 0; j < QK_K / 16; ++j) {
+      const auto l = static_cast<unsigned>(nearest_int(iscale * mins[j]));
+      b.scales[j] = static_cast<uint8_t>(b.scales[j] | l << 4);
+    }
+    b.dmin = fp32_to_fp16(max_min / kLevels);
+  } else {
+    b.dmin = fp32_to_fp16(0.f);
+  }
+  const float d_all = fp16_to_fp32(b.d), dmin_all = fp16_to_fp32(b.dmin);
+  for (int j = 0; j < QK_K / 16; ++j) {
+    const float d = d_all * static_cast<float>(b.scales[j] & 0x0f);
+    if (d == 0.0f) continue;
+    const float dm = dmin_all * static_cast<float>(b.scales[j] >> 4);
+    requantize_min(x + 16 * j, 16, d, dm, 3, L + 16 * j);
+  }
+  pack_2bit(L, b.qs);
+}
+
+// Q3_K: 16 groups of 16, x = d * (s - 32) * (q - 4), q in 0..7 (2 low bits in
+// qs, bit 2 in hmask), s a 6-bit group scale.
+void block_q3_k(const float* x, block_q3_K& b) {
+  int8_t L[QK_K];
+  float scales[QK_K / 16];
+  float amax = 0, max_scale = 0;  // the signed scale of largest magnitude
+  for (int j = 0; j < QK_K / 16; ++j) {
+    scales[j] = search_scale_q3(16, 4, x + 16 * j, L + 16 * j);
+    const float a = std::fabs(scales[j]);
+    if (a > amax) {
+      amax = a;
+      max_scale = scales[j];
+    }
+  }
+  std::memset(b.scales, 0, sizeof b.scales);
+  if (max_scale != 0.0f) {
+    // The largest scale maps to code -32, so the 6-bit codes are s - 32 in
+    // [-32, 31] with that scale's sign folded into d.
+    const float iscale = -32.f / max_scale;
+    for (int j = 0; j < QK_K / 16; ++j) {
+      const int l = static_cast<int8_t>(nearest_int(iscale * scales[j]));  // ggml's int8_t
+      put_scale_q3(j, std::clamp(l, -32, 31) + 32, b.scales);
+    }
+    b.d = fp32_to_fp16(1 / iscale);
+  } else {
+    b.d = fp32_to_fp16(0.f);
+  }
+  const float d_all = fp16_to_fp32(b.d);
+  for (int j = 0; j < QK_K / 16; ++j) {
+    const float d = d_all * static_cast<float>(get_scale_q3(j, b.scales) - 32);
+    if (d == 0.0f) continue;
+    for (int i = 0; i < 16; ++i) {
+      L[16 * j + i] = static_cast<int8_t>(std::clamp(nearest_int(x[16 * j + i] / d), -4, 3) + 4);
+    }
+  }
+  // Bit 2 of the code of element k goes to hmask[k % 32], bit k / 32.
+  std::memset(b.hmask, 0, sizeof b.hmask);
+  uint8_t low[QK_K];
+  for (int k = 0; k < QK_K; ++k) {
+    int l = L[k];
+    if (l > 3) {
+      b.hmask[k % 32] = static_cast<uint8_t>(b.hmask[k % 32] | 1u << (k / 32));
+      l -= 4;
+    }
+    low[k] = static_cast<uint8_t>(l);
+  }
+  pack_2bit(low, b.qs);
+}
+
+// Q4_K/Q5_K's common part: 8 groups of 32, x = d * sc * q - dmin * m with
+// 6-bit sc, m and q in [0, nmax]. Groups are fitted with weights
+// rms(group) + |x| under the squared error. Fills d, dmin, scales and L.
+template <class Block>
+void block_k4(const float* x, int nmax, const ScaleMinSearch& search, Block& b, uint8_t* L) {
+  float scales[QK_K / 32], mins[QK_K / 32];
+  float max_scale = 0, max_min = 0;
+  for (int j = 0; j < QK_K / 32; ++j) {
+    const float* xg = x + 32 * j;
+    float sum_x2 = 0;
+    for (int l = 0; l < 32; ++l) sum_x2 += mul_round(xg[l], xg[l]);
+    const float av_x = std::sqrt(sum_x2 / 32);
+    float w[32];
+    for (int l = 0; l < 32; ++l) w[l] = av_x + std::fabs(xg[l]);
+    scales[j] = search_scale_min(32, nmax, xg, w, L + 32 * j, &mins[j], search);
+    if (scales[j] > max_scale) max_scale = scales[j];
+    if (mins[j] > max_min) max_min = mins[j];
+  }
+  const float inv_scale = max_scale > 0 ? 63.f / max_scale : 0.f;
+  const float inv_min = max_min > 0 ? 63.f / max_min : 0.f;
+  uint8_t ls[QK_K / 32], lm[QK_K / 32];
+  for (int j = 0; j < QK_K / 32; ++j) {
+    // ggml stores nearest_int's int into a uint8_t, then caps it at 63.
+    ls[j] = std::min<uint8_t>(63, static_cast<uint8_t>(nearest_int(inv_scale * scales[j])));
+    lm[j] = std::min<uint8_t>(63, static_cast<uint8_t>(nearest_int(inv_min * mins[j])));
+  }
+  pack_scales_k4(ls, lm, b.scales);
+  b.d = fp32_to_fp16(max_scale / 63.f);
+  b.dmin = fp32_to_fp16(max_min / 63.f);
+  const float d_all = fp16_to_fp32(b.d), dmin_all = fp16_to_fp32(b.dmin);
+  for (int j = 0; j < QK_K / 32; ++j) {
+    int sc, m;
+    unpack_scale_k4(j, b.scales, sc, m);
+    const float d = d_all * static_cast<float>(sc);
+    if (d == 0.0f) continue;
+    const float dm = dmin_all * static_cast<float>(m);
+    requantize_min(x + 32 * j, 32, d, dm, nmax, L + 32 * j);
+  }
+}
+
+// Q4_K: q in 0..15; per 64-element chunk, 32 bytes: low nibbles its first 32
+// elements, high nibbles the next 32.
+void block_q4_k(const float* x, block_q4_K& b) {
+  uint8_t L[QK_K];
+  block_k4(x, 15, {-1.f, 0.1f, 20, false}, b, L);
+  for (int c = 0; c < QK_K / 64; ++c) {
+    for (int l = 0; l < 32; ++l) {
+      b.qs[32 * c + l] = static_cast<uint8_t>(L[64 * c + l] | L[64 * c + 32 + l] << 4);
+    }
+  }
+}
+
+// Q5_K: q in 0..31; low nibbles as Q4_K, bit 4 of element l of group g in bit
+// g of qh[l].
+void block_q5_k(const float* x, block_q5_K& b) {
+  uint8_t L[QK_K];
+  block_k4(x, 31, {-0.5f, 0.1f, 15, false}, b, L);
+  std::memset(b.qh, 0, sizeof b.qh);
+  for (int c = 0; c < QK_K / 64; ++c) {
+    for (int l = 0; l < 32; ++l) {
+      const int lo = L[64 * c + l], hi = L[64 * c + 32 + l];
+      b.qs[32 * c + l] = static_cast<uint8_t>((lo & 0x0f) | (hi & 0x0f) << 4);
+      b.qh[l] = static_cast<uint8_t>(b.qh[l] | (lo >> 4) << (2 * c) | (hi >> 4) << (2 * c + 1));
+    }
+  }
+}
+
+// Q6_K: 16 groups of 16, x = d * sc * (q - 32), int8 sc, q in 0..63 (low
+// nibble in ql, two high bits in qh). Groups are fitted with weights x^2.
+void block_q6_k(const float* x, block_q6_K& b) {
+  int8_t L[QK_K];
+  float scales[QK_K / 16];
+  float max_abs = 0, max_scale = 0;
+  for (int j = 0; j < QK_K / 16; ++j) {
+    scales[j] = search_scale_sym(16, 32, x + 16 * j, L + 16 * j, nullptr);
+    const float a = std::fabs(scales[j]);
+    if (a > max_abs) {
+      max_abs = a;
+      max_scale = scales[j];
+    }
+  }
+  if (max_abs < kKQuantGroupEps) {
+    std::memset(&b, 0, sizeof b);  // includes d = +0
+    return;
+  }
+  // The largest scale maps to -128 (sign folded into d); codes capped at 127.
+  const float iscale = -128.f / max_scale;
+  b.d = fp32_to_fp16(1 / iscale);
+  for (int j = 0; j < QK_K / 16; ++j) {
+    b.scales[j] = static_cast<int8_t>(std::min(127, nearest_int(iscale * scales[j])));
+  }
+  const float d_all = fp16_to_fp32(b.d);
+  for (int j = 0; j < QK_K / 16; ++j) {
+    const float d = d_all * static_cast<float>(b.scales[j]);
+    if (d == 0.0f) continue;
+    for (int i = 0; i < 16; ++i) {
+      L[16 * j + i] =
+          static_cast<int8_t>(std::clamp(nearest_int(x[16 * j + i] / d), -32, 31) + 32);
+    }
+  }
+  // Per 128-element half: ql[l] holds elements l (low nibble) and l + 64,
+  // ql[l + 32] elements l + 32 and l + 96; qh[l] their high bits, 2 each.
+  for (int half = 0; half < 2; ++half) {
+    const int8_t* q = L + 128 * half;
+    uint8_t* ql = b.ql + 64 * half;
+    uint8_t* qh = b.qh + 32 * half;
+    for (int l = 0; l < 32; ++l) {
+      const int q1 = q[l], q2 = q[l + 32], q3 = q[l + 64], q4 = q[l + 96];
+      ql[l] = static_cast<uint8_t>((q1 & 0x0f) | (q3 & 0x0f) << 4);
+      ql[l + 32] = static_cast<uint8_t>((q2 & 0x0f) | (q4 & 0x0f) << 4);
+      qh[l] = static_cast<uint8_t>(q1 >> 4 | (q2 >> 4) << 2 | (q3 >> 4) << 4 | (q4 >> 4) << 6);
+    }
+  }
+}
+
+// Runs a block quantizer over nb blocks of possibly unaligned output.
+template <class Block, void (*Quantize)(const float*, Block&)>
+void run(const float* src, uint8_t* dst, int64_t nb, const float* weights) {
+  // The imatrix-weighted variants are not implemented yet (see
+  // codec_internal.h); only the imatrix-free path exists.
+  assert(weights == nullptr && "k-quant importance weights are not supported yet");
+  (void)weights;
+  for (int64_t i = 0; i < nb; ++i, src += QK_K, dst += sizeof(Block)) {
+    Block b;
+    std::memset(&b, 0, sizeof b);
+    Quantize(src, b);
+    store_block(b, dst);
+  }
+}
+
+}  // namespace
+
+void quantize_q2_k_weighted(const float* src, uint8_t* dst, int64_t nb, const float* weights) {
+  run<block_q2_K, block_q2_k>(src, dst, nb, weights);
+}
+void quantize_q3_k_weighted(const float* src, uint8_t* dst, int64_t nb, const float* weights) {
+  run<block_q3_K, block_q3_k>(src, dst, nb, weights);
+}
+void quantize_q4_k_weighted(const float* src, uint8_t* dst, int64_t nb, const float* weights) {
+  run<block_q4_K, block_q4_k>(src, dst, nb, weights);
+}
+void quantize_q5_k_weighted(const float* src, uint8_t* dst, int64_t nb, const float* weights) {
+  run<block_q5_K, block_q5_k>(src, dst, nb, weights);
+}
+void quantize_q6_k_weighted(const float* src, uint8_t* dst, int64_t nb, const float* weights) {
+  run<block_q6_K, block_q6_k>(src, dst, nb, weights);
+}
+
+void quantize_q2_k(const float* src, uint8_t* dst, int64_t nb) {
+  quantize_q2_k_weighted(src, dst, nb, nullptr);
+}
+void quantize_q3_k(const float* src, uint8_t* dst, int64_t nb) {
+  quantize_q3_k_weighted(src, dst, nb, nullptr);
+}
+void quantize_q4_k(const float* src, uint8_t* dst, int64_t nb) {
+  quantize_q4_k_weighted(src, dst, nb, nullptr);
+}
+void quantize_q5_k(const float* src, uint8_t* dst, int64_t nb) {
+  quantize_q5_k_weighted(src, dst, nb, nullptr);
+}
+void quantize_q6_k(const float* src, uint8_t* dst, int64_t nb) {
+  quantize_q6_k_weighted(src, dst, nb, nullptr);
+}
+
+}  // namespace slimlm::quant_internal
