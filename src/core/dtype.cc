@@ -13,7 +13,7 @@ struct Entry {
 };
 
 // Block sizes and bytes per block follow ggml's type_traits table.
-constexpr std::array<Entry, 33> kTable = {{
+constexpr std::array<Entry, 48> kTable = {{
     {0, {"f32", 1, 4, true, true}},
     {1, {"f16", 1, 2, true, true}},
     {2, {"q4_0", 32, 18, true, true}},
@@ -45,6 +45,22 @@ constexpr std::array<Entry, 33> kTable = {{
     {30, {"bf16", 1, 2, true, true}},
     {34, {"tq1_0", 256, 54, false, false}},
     {35, {"tq2_0", 256, 66, false, false}},
+    // slimlm's own (quant/blocks_slim.h): fp16 scale (+ fp16 min) then codes.
+    {1000, {"nf4g64", 64, 34, true, true}},
+    {1001, {"nf4g32", 32, 18, true, true}},
+    {1002, {"nf4g128", 128, 66, true, true}},
+    {1010, {"int2g32", 32, 12, true, true}},
+    {1011, {"int2g64", 64, 20, true, true}},
+    {1012, {"int2g128", 128, 36, true, true}},
+    {1013, {"int3g32", 32, 16, true, true}},
+    {1014, {"int3g64", 64, 28, true, true}},
+    {1015, {"int3g128", 128, 52, true, true}},
+    {1016, {"int4g32", 32, 20, true, true}},
+    {1017, {"int4g64", 64, 36, true, true}},
+    {1018, {"int4g128", 128, 68, true, true}},
+    {1019, {"int8g32", 32, 36, true, true}},
+    {1020, {"int8g64", 64, 68, true, true}},
+    {1021, {"int8g128", 128, 132, true, true}},
     // Sentinels keep the array size honest; never matched (ids are unique).
     {0xffffffffu, {"", 0, 0, false, false}},
     {0xffffffffu, {"", 0, 0, false, false}},
@@ -70,6 +86,7 @@ std::string_view dtype_name(DType t) { return traits(t).name; }
 std::optional<DType> dtype_from_name(std::string_view name) {
   std::string lower;
   for (char c : name) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (lower == "nf4") lower = "nf4g64";  // QLoRA's block size
   for (const auto& e : kTable)
     if (!e.t.name.empty() && e.t.name == lower) return static_cast<DType>(e.id);
   return std::nullopt;

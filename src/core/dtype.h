@@ -1,5 +1,5 @@
 // Tensor element types. Ids 0..39 are GGML's (bit-compatible with GGUF files
-// written by llama.cpp); slimlm's own types will take ids from 1000 up
+// written by llama.cpp); slimlm's own types take ids from 1000 up
 // (docs/formats.md).
 #pragma once
 
@@ -42,7 +42,30 @@ enum class DType : uint32_t {
   BF16 = 30,
   TQ1_0 = 34,
   TQ2_0 = 35,
+  // ---- slimlm's own group-wise types (docs/formats.md); llama.cpp cannot load them.
+  // NF4: QLoRA's 16-value normal-float codebook times a per-group absmax.
+  NF4_G64 = 1000,
+  NF4_G32 = 1001,
+  NF4_G128 = 1002,
+  // Asymmetric INTn: x = d * q + m, q in [0, 2^n - 1], fp16 d and m per group.
+  INT2_G32 = 1010,
+  INT2_G64 = 1011,
+  INT2_G128 = 1012,
+  INT3_G32 = 1013,
+  INT3_G64 = 1014,
+  INT3_G128 = 1015,
+  INT4_G32 = 1016,
+  INT4_G64 = 1017,
+  INT4_G128 = 1018,
+  INT8_G32 = 1019,
+  INT8_G64 = 1020,
+  INT8_G128 = 1021,
+  // 1030..1039: reserved for vector-quantized (codebook) types.
 };
+
+// slimlm's own types have ids from this one up.
+constexpr uint32_t kFirstSlimlmType = 1000;
+inline bool is_slimlm_type(DType t) { return static_cast<uint32_t>(t) >= kFirstSlimlmType; }
 
 struct DTypeTraits {
   std::string_view name;   // lower-case, as llama.cpp prints it ("q4_k")
@@ -57,7 +80,7 @@ std::optional<DTypeTraits> dtype_traits(uint32_t id);
 const DTypeTraits& traits(DType t);  // t must be a known type
 
 std::string_view dtype_name(DType t);
-// Parses "f16", "Q8_0", "q4_k" ... (case-insensitive).
+// Parses "f16", "Q8_0", "q4_k", "int4g64", "nf4" (= nf4g64) ... (case-insensitive).
 std::optional<DType> dtype_from_name(std::string_view name);
 
 // Bytes of a row of n elements; nullopt when n is not a multiple of the block size.

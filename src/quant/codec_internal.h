@@ -15,6 +15,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "core/dtype.h"
+
 namespace slimlm::quant_internal {
 
 // ---- dequantizers ----------------------------------------------------------
@@ -34,7 +36,11 @@ void dequantize_q6_k(const uint8_t* src, float* dst, int64_t nb);
 void dequantize_q8_k(const uint8_t* src, float* dst, int64_t nb);
 void dequantize_iq4_xs(const uint8_t* src, float* dst, int64_t nb);
 
+// slimlm's own NF4 / INTn group types (slim_formats.cc), any of them.
+void dequantize_slim(DType t, const uint8_t* src, float* dst, int64_t nb);
+
 // ---- quantizers ------------------------------------------------------------
+void quantize_slim(DType t, const float* src, uint8_t* dst, int64_t nb);
 void quantize_f16(const float* src, uint8_t* dst, int64_t n);
 void quantize_bf16(const float* src, uint8_t* dst, int64_t n);
 void quantize_q4_0(const float* src, uint8_t* dst, int64_t nb);

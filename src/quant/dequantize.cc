@@ -10,6 +10,7 @@
 #include "quant/blocks.h"
 #include "quant/codec.h"
 #include "quant/codec_internal.h"
+#include "quant/slim_formats.h"
 
 namespace slimlm {
 namespace quant_internal {
@@ -154,7 +155,9 @@ DequantFn dequantizer(DType type) {
 
 }  // namespace
 
-bool can_dequantize(DType type) { return type == DType::F32 || dequantizer(type) != nullptr; }
+bool can_dequantize(DType type) {
+  return type == DType::F32 || dequantizer(type) != nullptr || slim_format(type).has_value();
+}
 
 Status dequantize_row(DType type, const void* src, float* dst, int64_t n) {
   if (!can_dequantize(type)) {
@@ -174,6 +177,8 @@ Status dequantize_row(DType type, const void* src, float* dst, int64_t n) {
   const auto* p = static_cast<const uint8_t*>(src);
   if (type == DType::F32) {
     std::memmove(dst, p, static_cast<size_t>(n) * sizeof(float));  // may alias
+  } else if (slim_format(type)) {
+    quant_internal::dequantize_slim(type, p, dst, n / block);
   } else {
     dequantizer(type)(p, dst, n / block);
   }

@@ -18,6 +18,7 @@
 #include "quant/blocks.h"
 #include "quant/codec.h"
 #include "quant/codec_internal.h"
+#include "quant/slim_formats.h"
 
 namespace slimlm {
 namespace quant_internal {
@@ -241,7 +242,9 @@ QuantFn quantizer(DType type) {
 
 }  // namespace
 
-bool can_quantize(DType type) { return type == DType::F32 || quantizer(type) != nullptr; }
+bool can_quantize(DType type) {
+  return type == DType::F32 || quantizer(type) != nullptr || slim_format(type).has_value();
+}
 
 Status quantize_row(DType type, const float* src, void* dst, int64_t n) {
   if (!can_quantize(type)) {
@@ -261,6 +264,8 @@ Status quantize_row(DType type, const float* src, void* dst, int64_t n) {
   auto* p = static_cast<uint8_t*>(dst);
   if (type == DType::F32) {
     std::memmove(p, src, static_cast<size_t>(n) * sizeof(float));  // may alias
+  } else if (slim_format(type)) {
+    quant_internal::quantize_slim(type, src, p, n / block);
   } else {
     quantizer(type)(src, p, n / block);
   }
