@@ -1,37 +1,65 @@
-// slimlm quantize -m IN -o OUT.gguf (--type TYPE | --mix MIX) [--method rtn] [--keep PATTERN=TYPE ...]
+// slimlm quantize -m IN -o OUT.gguf (--type TYPE | --mix MIX) [--method rtn|hqq] [--group G]
+//                 [--keep PATTERN=TYPE ...] [-t N]
 #include <chrono>
 #include <cstdio>
 
 #include <fmt/format.h>
 
 #include "commands.h"
-#include "model/convert.h"
+#include "core/thread_pool.h"
+#include "model/quantize_model.h"
 #include "progress.h"
 #include "quant/recipe.h"
+#include "quant/slim_formats.h"
 
 namespace slimlm::cli {
 namespace {
 
 struct QuantizeArgs {
   std::string in, out, type, mix, method = "rtn", tokenizer;
+  int group = 0;
+  int threads = ThreadPool::default_threads();
   std::vector<std::string> keep;
   bool quiet = false;
 };
 
+// "int4" + group 64 -> int4g64, "nf4" + 128 -> nf4g128; other names as they are.
+Result<DType> resolve_type(const std::string& name, int group) {
+  for (const char* base : {"int2", "int3", "int4", "int8", "nf4"}) {
+    if (name == base) {
+      const std::string full = fmt::format("{}g{}", base, group ? group : 64);
+      if (auto t = dtype_from_name(full)) return *t;
+      return Error{fmt::format("--group {}: {} comes in groups of 32, 64 or 128", group, base)};
+    }
+  }
+  auto t = dtype_from_name(name);
+  if (!t) return Error{fmt::format("unknown --type '{}'", name)};
+  if (group) {
+    const auto f = slim_format(*t);
+    if (!f) return Error{fmt::format("--group applies to intN and nf4 types, not {}", name)};
+    if (f->group != group) return Error{fmt::format("--type {} has groups of {}, not --group {}", name, f->group, group)};
+  }
+  return *t;
+}
+
 int run_quantize(const QuantizeArgs& a) {
-  if (a.method != "rtn") {
-    fmt::print(stderr, "error: --method {}: only rtn (round to nearest) is available so far\n", a.method);
+  const auto method = quant_method_from_name(a.method);
+  if (!method) {
+    fmt::print(stderr, "error: --method {}: known methods are rtn (round to nearest) and hqq\n", a.method);
     return 2;
   }
   QuantRecipe r;
   r.mix = a.mix;
   if (!a.type.empty()) {
-    auto t = dtype_from_name(a.type);
-    if (!t) {
-      fmt::print(stderr, "error: unknown --type '{}'\n", a.type);
+    auto t = resolve_type(a.type, a.group);
+    if (!t.ok()) {
+      fmt::print(stderr, "error: {}\n", t.message());
       return 2;
     }
     r.type = *t;
+  } else if (a.group) {
+    fmt::print(stderr, "error: --group needs --type intN or nf4\n");
+    return 2;
   }
   for (const auto& k : a.keep) {
     auto p = parse_keep(k);
@@ -52,17 +80,14 @@ int run_quantize(const QuantizeArgs& a) {
     fmt::print(stderr, "error: {}\n", m.message());
     return 1;
   }
-  ConvertOptions co;
-  co.file_type = recipe_file_type(r);
-  co.type_for = [&](const TensorRef& t) { return recipe_type(r, t, m->config); };
-  uint64_t in_bytes = 0, out_bytes = 0, params = 0;
-  for (const auto& t : m->tensors) {
-    in_bytes += t.n_bytes;
-    params += t.n_elements();
-  }
+  uint64_t in_bytes = 0, out_bytes = 0;
+  for (const auto& t : m->tensors) in_bytes += t.n_bytes;
+  QuantizeOptions qo;
+  qo.method = *method;
+  qo.threads = a.threads;
   Progress progress("quantize", static_cast<int64_t>(m->tensors.size()));
-  auto t0 = std::chrono::steady_clock::now();
-  co.on_tensor = [&](size_t i, size_t n, const std::string& name, DType d, const std::string& note) {
+  const auto t0 = std::chrono::steady_clock::now();
+  qo.on_tensor = [&](size_t i, size_t n, const std::string& name, DType d, const std::string& note) {
     const TensorRef* t = m->find(name);
     const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     progress.update(static_cast<int64_t>(i),
@@ -72,14 +97,15 @@ int run_quantize(const QuantizeArgs& a) {
     if (!note.empty() && !a.quiet) fmt::print(stderr, "\nnote: {}: {}\n", name, note);
     if (t) out_bytes += *row_bytes(d, static_cast<uint64_t>(t->shape[0])) * static_cast<uint64_t>(t->n_rows());
   };
-  Status st = convert_to_gguf(*m, a.out, co);
-  if (!st.ok()) {
-    fmt::print(stderr, "\nerror: {}\n", st.message());
+  auto rep = quantize_model(*m, r, a.out, qo);
+  if (!rep.ok()) {
+    fmt::print(stderr, "\nerror: {}\n", rep.message());
     return 1;
   }
   progress.update(static_cast<int64_t>(m->tensors.size()), "done");
-  fmt::print(stderr, "wrote {}: {:.2f} MiB -> {:.2f} MiB, {:.3f} bits per weight\n", a.out, in_bytes / 1048576.0,
-             out_bytes / 1048576.0, params ? 8.0 * static_cast<double>(out_bytes) / static_cast<double>(params) : 0.0);
+  const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  fmt::print(stderr, "wrote {}: {:.2f} MiB -> {:.2f} MiB, {:.3f} bits per weight ({}, {:.1f} s)\n", a.out,
+             rep->in_bytes / 1048576.0, rep->out_bytes / 1048576.0, rep->bits_per_weight(), a.method, sec);
   return 0;
 }
 
@@ -90,10 +116,15 @@ Action add_quantize(CLI::App& app) {
   auto* sub = app.add_subcommand("quantize", "Quantize a whole model (streaming, atomic output)");
   sub->add_option("-m,--model", a->in, "Input model (GGUF, HF directory, llama2.c .bin)")->required();
   sub->add_option("-o,--output", a->out, "Output GGUF")->required();
-  sub->add_option("--type", a->type, "One type for all 2-D weights (q8_0, q4_0, q5_k, iq4_nl, ...)");
-  sub->add_option("--mix", a->mix, "llama.cpp-style mix: q2_k, q3_k_s, q3_k_m, q3_k_l, q4_k_s, q4_k_m, q5_k_s, q5_k_m, q6_k, q8_0");
-  sub->add_option("--method", a->method, "How values are chosen: rtn")->capture_default_str();
+  sub->add_option("--type", a->type,
+                  "One type for all 2-D weights: q8_0, q4_0, q4_k, iq4_nl, ..., slimlm's nf4 and "
+                  "int2/int3/int4/int8 (with --group) or int4g64-style names");
+  sub->add_option("--mix", a->mix,
+                  "llama.cpp-style mix: q2_k, q3_k_s, q3_k_m, q3_k_l, q4_k_s, q4_k_m, q5_k_s, q5_k_m, q6_k, q8_0");
+  sub->add_option("--method", a->method, "How values are chosen: rtn (round to nearest) or hqq")->capture_default_str();
+  sub->add_option("--group", a->group, "Group size of intN / nf4 types: 32, 64 (default) or 128");
   sub->add_option("--keep", a->keep, "PATTERN=TYPE override, repeatable (glob on tensor names)");
+  sub->add_option("-t,--threads", a->threads, "Threads")->capture_default_str();
   sub->add_option("--tokenizer", a->tokenizer, "llama2.c tokenizer.bin");
   sub->add_flag("-q,--quiet", a->quiet, "No per-tensor notes");
   return [a] { return run_quantize(*a); };

@@ -8,6 +8,7 @@
 
 #include "io/gguf_writer.h"
 #include "model/tensor_rows.h"
+#include "quant/slim_formats.h"
 #include "quant/codec.h"
 
 namespace slimlm {
@@ -61,7 +62,12 @@ DType choose_tensor_type(const TensorRef& t, std::optional<DType> requested, std
     case DType::Q4_K: chain = {DType::Q5_0}; break;
     case DType::Q5_K: chain = {DType::Q5_1}; break;
     case DType::Q6_K: chain = {DType::Q8_0}; break;
-    default: break;
+    default:
+      // slimlm's group types: the same kind and bits in smaller groups.
+      if (const auto f = slim_format(want))
+        for (int g : {64, 32})
+          if (g < f->group) chain.push_back(*slim_type(f->kind, f->bits, g));
+      break;
   }
   chain.push_back(DType::F16);
   chain.push_back(DType::F32);
@@ -175,9 +181,14 @@ Status convert_to_gguf(const ModelDesc& m, const std::string& out_path, const Co
       } else {
         f32.resize(static_cast<size_t>((r1 - r0) * n));
         SLIMLM_RETURN_IF_ERROR(read_rows_f32(t, r0, r1, f32.data()));
-        for (int64_t r = 0; r < r1 - r0; ++r) {
-          Status st = quantize_row(d, f32.data() + r * n, bytes.data() + r * out_rb, n);
+        if (opts.quantize_rows && d != DType::F32) {
+          Status st = opts.quantize_rows(t, d, f32.data(), r1 - r0, n, bytes.data());
           if (!st.ok()) return Error{fmt::format("{}: {}", t.origin, st.message())};
+        } else {
+          for (int64_t r = 0; r < r1 - r0; ++r) {
+            Status st = quantize_row(d, f32.data() + r * n, bytes.data() + r * out_rb, n);
+            if (!st.ok()) return Error{fmt::format("{}: {}", t.origin, st.message())};
+          }
         }
       }
       SLIMLM_RETURN_IF_ERROR(w.write(bytes.data(), bytes.size()));

@@ -23,6 +23,10 @@ struct ConvertOptions {
   // general.file_type to record (a mix's llama_ftype); unset: the type that
   // holds most weights.
   std::optional<uint32_t> file_type;
+  // Quantizes `rows` rows of n floats of tensor t into type d (dst holds
+  // rows * row_bytes(d, n) bytes); unset: round to nearest, row by row.
+  std::function<Status(const TensorRef& t, DType d, const float* src, int64_t rows, int64_t n, uint8_t* dst)>
+      quantize_rows;
   // Called once per tensor before it is written (index, count, name, chosen
   // type, note: non-empty when the tensor fell back to another type).
   std::function<void(size_t, size_t, const std::string&, DType, const std::string&)> on_tensor;

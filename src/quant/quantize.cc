@@ -158,6 +158,16 @@ void quantize_q5_1(const float* src, uint8_t* dst, int64_t nb) {
   }
 }
 
+void write_q5_1_block(const uint8_t* q, float d, float m, uint8_t* dst) {
+  block_q5_1 b;
+  b.d = fp32_to_fp16(d);
+  b.m = fp32_to_fp16(m);
+  uint8_t codes[32];
+  std::memcpy(codes, q, sizeof codes);
+  pack_q5(codes, b);
+  store_block(b, dst);
+}
+
 // x = d * q, d = amax / 127, q = roundf(x / d) (half away from zero).
 void quantize_q8_0(const float* src, uint8_t* dst, int64_t nb) {
   for (int64_t i = 0; i < nb; ++i, src += QK8_0, dst += sizeof(block_q8_0)) {

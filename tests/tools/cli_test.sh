@@ -86,6 +86,15 @@ check "quantize --type/--keep" py "import json;d={t['name']:t['type'] for t in j
 check "quantized model runs" grep -q "Once upon a time" "$tmp/q4run.txt"
 "$SLIMLM" quantize -m "$S/stories260K/stories260K.gguf" -o "$tmp/x.gguf" --mix q9_k 2> "$tmp/qe.log"; rc=$?
 check "unknown mix refused" test $rc -eq 2
+"$SLIMLM" quantize -m "$S/stories260K/stories260K.gguf" -o "$tmp/h.gguf" --type int3 --group 32 --method hqq -t 2 -q 2> "$tmp/qh.log"
+"$SLIMLM" inspect "$tmp/h.gguf" --json > "$tmp/qh.json"
+check "quantize --method hqq --type int3 --group 32" py "import json;d={t['name']:t['type'] for t in json.load(open('$tmp/qh.json'))['tensors']};assert d['blk.0.attn_q.weight']=='int3g32', d"
+"$SLIMLM" run -m "$tmp/h.gguf" -p "Once upon a time" -n 8 --temp 0 > "$tmp/hrun.txt" 2>/dev/null
+check "int3g32 model runs" grep -q "Once upon a time" "$tmp/hrun.txt"
+"$SLIMLM" quantize -m "$S/stories260K/stories260K.gguf" -o "$tmp/x.gguf" --type q4_0 --group 64 2> "$tmp/qg.log"; rc=$?
+check "--group with a GGUF type refused" test $rc -eq 2
+"$SLIMLM" quantize -m "$S/stories260K/stories260K.gguf" -o "$tmp/x.gguf" --type q4_0 --method gptq 2> "$tmp/qm.log"; rc=$?
+check "unknown method refused" test $rc -eq 2
 
 [ $fails -eq 0 ] && echo "all CLI checks passed" || echo "$fails CLI checks failed"
 exit $((fails > 0))

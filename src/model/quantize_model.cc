@@ -1,0 +1,62 @@
+#include "model/quantize_model.h"
+
+#include <algorithm>
+#include <atomic>
+#include <mutex>
+
+#include <fmt/format.h>
+
+#include "core/thread_pool.h"
+#include "model/convert.h"
+#include "quant/codec.h"
+
+namespace slimlm {
+
+std::optional<QuantMethod> quant_method_from_name(std::string_view name) {
+  if (name == "rtn") return QuantMethod::kRtn;
+  if (name == "hqq") return QuantMethod::kHqq;
+  return std::nullopt;
+}
+
+std::string_view quant_method_name(QuantMethod m) { return m == QuantMethod::kHqq ? "hqq" : "rtn"; }
+
+Result<QuantizeReport> quantize_model(const ModelDesc& m, const QuantRecipe& r, const std::string& out_path,
+                                      const QuantizeOptions& o) {
+  SLIMLM_RETURN_IF_ERROR(validate_recipe(r));
+  QuantizeReport rep;
+  for (const auto& t : m.tensors) {
+    rep.in_bytes += t.n_bytes;
+    rep.params += t.n_elements();
+  }
+  ThreadPool pool(std::max(1, o.threads));
+  ConvertOptions co;
+  co.file_type = recipe_file_type(r);
+  co.type_for = [&](const TensorRef& t) { return recipe_type(r, t, m.config); };
+  co.quantize_rows = [&](const TensorRef&, DType d, const float* src, int64_t rows, int64_t n,
+                         uint8_t* dst) -> Status {
+    const uint64_t rb = *row_bytes(d, static_cast<uint64_t>(n));
+    std::mutex mu;
+    Status first;
+    pool.parallel_for(rows, [&](int64_t r0, int64_t r1) {
+      for (int64_t i = r0; i < r1; ++i) {
+        Status st = o.method == QuantMethod::kHqq ? hqq_quantize_row(d, src + i * n, dst + i * rb, n, o.hqq)
+                                                  : quantize_row(d, src + i * n, dst + i * rb, n);
+        if (!st.ok()) {
+          std::lock_guard<std::mutex> lock(mu);
+          if (first.ok()) first = st;
+          return;
+        }
+      }
+    });
+    return first;
+  };
+  co.on_tensor = [&](size_t i, size_t count, const std::string& name, DType d, const std::string& note) {
+    if (o.on_tensor) o.on_tensor(i, count, name, d, note);
+    if (const TensorRef* t = m.find(name))
+      rep.out_bytes += *row_bytes(d, static_cast<uint64_t>(t->shape[0])) * static_cast<uint64_t>(t->n_rows());
+  };
+  SLIMLM_RETURN_IF_ERROR(convert_to_gguf(m, out_path, co));
+  return rep;
+}
+
+}  // namespace slimlm

@@ -1,0 +1,42 @@
+// Whole-model quantization: a recipe (which type each tensor gets) and a
+// method (how the stored values are chosen), streamed tensor by tensor into a
+// GGUF file written atomically. `slimlm quantize` and `slimlm compare` call it.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/result.h"
+#include "model/model_desc.h"
+#include "quant/hqq.h"
+#include "quant/recipe.h"
+
+namespace slimlm {
+
+enum class QuantMethod { kRtn, kHqq };
+
+std::optional<QuantMethod> quant_method_from_name(std::string_view name);  // "rtn", "hqq"
+std::string_view quant_method_name(QuantMethod m);
+
+struct QuantizeOptions {
+  QuantMethod method = QuantMethod::kRtn;
+  HqqOptions hqq;
+  int threads = 1;  // rows of a tensor are quantized in parallel
+  // Progress: called before each tensor (index, count, name, stored type, note).
+  std::function<void(size_t, size_t, const std::string&, DType, const std::string&)> on_tensor;
+};
+
+struct QuantizeReport {
+  uint64_t in_bytes = 0;   // tensor bytes of the input
+  uint64_t out_bytes = 0;  // tensor bytes written
+  uint64_t params = 0;     // elements of all tensors
+  double bits_per_weight() const { return params ? 8.0 * static_cast<double>(out_bytes) / params : 0.0; }
+};
+
+Result<QuantizeReport> quantize_model(const ModelDesc& m, const QuantRecipe& r, const std::string& out_path,
+                                      const QuantizeOptions& o = {});
+
+}  // namespace slimlm
