@@ -10,7 +10,6 @@
 #include "model/quantize_model.h"
 #include "progress.h"
 #include "quant/recipe.h"
-#include "quant/slim_formats.h"
 
 namespace slimlm::cli {
 namespace {
@@ -23,25 +22,6 @@ struct QuantizeArgs {
   bool quiet = false;
 };
 
-// "int4" + group 64 -> int4g64, "nf4" + 128 -> nf4g128; other names as they are.
-Result<DType> resolve_type(const std::string& name, int group) {
-  for (const char* base : {"int2", "int3", "int4", "int8", "nf4"}) {
-    if (name == base) {
-      const std::string full = fmt::format("{}g{}", base, group ? group : 64);
-      if (auto t = dtype_from_name(full)) return *t;
-      return Error{fmt::format("--group {}: {} comes in groups of 32, 64 or 128", group, base)};
-    }
-  }
-  auto t = dtype_from_name(name);
-  if (!t) return Error{fmt::format("unknown --type '{}'", name)};
-  if (group) {
-    const auto f = slim_format(*t);
-    if (!f) return Error{fmt::format("--group applies to intN and nf4 types, not {}", name)};
-    if (f->group != group) return Error{fmt::format("--type {} has groups of {}, not --group {}", name, f->group, group)};
-  }
-  return *t;
-}
-
 int run_quantize(const QuantizeArgs& a) {
   const auto method = quant_method_from_name(a.method);
   if (!method) {
@@ -51,12 +31,12 @@ int run_quantize(const QuantizeArgs& a) {
   QuantRecipe r;
   r.mix = a.mix;
   if (!a.type.empty()) {
-    auto t = resolve_type(a.type, a.group);
-    if (!t.ok()) {
-      fmt::print(stderr, "error: {}\n", t.message());
+    auto t = recipe_from_name(a.type, a.group);
+    if (!t.ok() || !t->type) {
+      fmt::print(stderr, "error: --type: {}\n", t.ok() ? a.type + " is a mix: use --mix" : t.message());
       return 2;
     }
-    r.type = *t;
+    r.type = t->type;
   } else if (a.group) {
     fmt::print(stderr, "error: --group needs --type intN or nf4\n");
     return 2;

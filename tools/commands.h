@@ -20,5 +20,6 @@ Action add_bench(CLI::App& app);
 Action add_quantize(CLI::App& app);
 Action add_needle(CLI::App& app);
 Action add_mc(CLI::App& app);
+Action add_compare(CLI::App& app);
 
 }  // namespace slimlm::cli

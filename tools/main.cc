@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   actions["quantize"] = slimlm::cli::add_quantize(app);
   actions["needle"] = slimlm::cli::add_needle(app);
   actions["mc"] = slimlm::cli::add_mc(app);
+  actions["compare"] = slimlm::cli::add_compare(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -7,6 +7,8 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "quant/slim_formats.h"
+
 namespace slimlm {
 namespace {
 
@@ -96,6 +98,33 @@ std::optional<DType> recipe_type(const QuantRecipe& r, const TensorRef& t, const
     return DType::Q5_K;
   }
   return r.type;
+}
+
+Result<QuantRecipe> recipe_from_name(const std::string& name, int group) {
+  QuantRecipe r;
+  for (const auto& m : quant_mixes())
+    if (m == name) {
+      if (group) return Error{fmt::format("--group applies to intN and nf4 types, not the mix {}", name)};
+      r.mix = name;
+      return r;
+    }
+  for (const char* base : {"int2", "int3", "int4", "int8", "nf4"}) {
+    if (name == base) {
+      auto t = dtype_from_name(fmt::format("{}g{}", base, group ? group : 64));
+      if (!t) return Error{fmt::format("group {}: {} comes in groups of 32, 64 or 128", group, base)};
+      r.type = *t;
+      return r;
+    }
+  }
+  auto t = dtype_from_name(name);
+  if (!t) return Error{fmt::format("unknown type or mix '{}'", name)};
+  if (group) {
+    const auto f = slim_format(*t);
+    if (!f) return Error{fmt::format("--group applies to intN and nf4 types, not {}", name)};
+    if (f->group != group) return Error{fmt::format("{} has groups of {}, not {}", name, f->group, group)};
+  }
+  r.type = *t;
+  return r;
 }
 
 std::optional<uint32_t> recipe_file_type(const QuantRecipe& r) {

@@ -34,6 +34,11 @@ std::optional<DType> recipe_type(const QuantRecipe& r, const TensorRef& t, const
 // recipes (the writer then names the type holding most weights).
 std::optional<uint32_t> recipe_file_type(const QuantRecipe& r);
 
+// A recipe from one name: a mix ("q4_k_m"), a type ("q4_0", "int4g64"), or a
+// slimlm base type ("int4", "nf4") completed by `group` (0: 64). A group with
+// a type that has fixed blocks is an error.
+Result<QuantRecipe> recipe_from_name(const std::string& name, int group = 0);
+
 // Checks a recipe: a known mix, or a type; not both.
 Status validate_recipe(const QuantRecipe& r);
 
