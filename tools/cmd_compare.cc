@@ -48,11 +48,15 @@ Status write_file(const std::string& path, const std::string& data) {
 }
 
 int run_compare_cmd(const CompareArgs& a) {
-  auto specs = compare_specs(split(a.types), split(a.methods), a.group);
+  std::vector<std::string> skipped;
+  auto specs = compare_specs(split(a.types), split(a.methods), a.group, &skipped);
   if (!specs.ok()) {
     fmt::print(stderr, "error: {}\n", specs.message());
     return 2;
   }
+  for (const auto& s : skipped)
+    fmt::print(stderr, "note: {} left out: hqq optimises a zero point, which this format does not have (it would "
+                       "give rtn's result)\n", s);
   std::ifstream in(a.file, std::ios::binary);
   if (!in) {
     fmt::print(stderr, "error: {}: cannot open\n", a.file);

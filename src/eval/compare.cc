@@ -9,6 +9,7 @@
 #include "eval/kl_divergence.h"
 #include "eval/perplexity.h"
 #include "model/llama.h"
+#include "quant/hqq.h"
 
 namespace slimlm {
 namespace {
@@ -50,7 +51,8 @@ Result<double> generation_speed(std::shared_ptr<const LlamaModel> m, const Compa
 }  // namespace
 
 Result<std::vector<CompareSpec>> compare_specs(const std::vector<std::string>& types,
-                                               const std::vector<std::string>& methods, int group) {
+                                               const std::vector<std::string>& methods, int group,
+                                               std::vector<std::string>* skipped) {
   if (types.empty()) return Error{"compare: no types given"};
   if (methods.empty()) return Error{"compare: no methods given"};
   std::vector<CompareSpec> specs;
@@ -59,7 +61,12 @@ Result<std::vector<CompareSpec>> compare_specs(const std::vector<std::string>& t
     for (const auto& mname : methods) {
       auto m = quant_method_from_name(mname);
       if (!m) return Error{fmt::format("compare: unknown method '{}' (known: rtn, hqq)", mname)};
-      specs.push_back({r.mix.empty() ? std::string(dtype_name(*r.type)) : r.mix, r, *m});
+      const std::string name = r.mix.empty() ? std::string(dtype_name(*r.type)) : r.mix;
+      if (*m == QuantMethod::kHqq && (!r.type || !hqq_native(*r.type))) {
+        if (skipped) skipped->push_back(name + " hqq");
+        continue;
+      }
+      specs.push_back({name, r, *m});
     }
   }
   return specs;

@@ -22,8 +22,12 @@ struct CompareSpec {
 };
 
 // The cross product of type/mix names and method names ("int4" + group -> int4g64).
+// hqq is paired only with formats whose zero point it optimises (intN, q4_1,
+// q5_1: hqq_native); for the others it reduces to their RTN quantizer on
+// ordinary weights, so those pairs are left out and named in *skipped.
 Result<std::vector<CompareSpec>> compare_specs(const std::vector<std::string>& types,
-                                               const std::vector<std::string>& methods, int group = 0);
+                                               const std::vector<std::string>& methods, int group = 0,
+                                               std::vector<std::string>* skipped = nullptr);
 
 struct CompareOptions {
   std::string model_path, tokenizer_path;  // the original model (any format slimlm reads)

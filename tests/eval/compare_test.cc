@@ -25,15 +25,20 @@ CompareRow row(const std::string& type, const std::string& method, double bpw, d
 TEST(Compare, SpecsAreTheCrossProduct) {
   auto s = compare_specs({"q4_k_m", "int4", "nf4", "q8_0"}, {"rtn", "hqq"}, 128);
   ASSERT_FALSE(s.ok());  // --group 128 with a mix is refused
-  s = compare_specs({"q4_k_m", "int4", "nf4", "q8_0"}, {"rtn", "hqq"});
+  std::vector<std::string> skipped;
+  s = compare_specs({"q4_k_m", "int4", "nf4", "q8_0", "q4_1"}, {"rtn", "hqq"}, 0, &skipped);
   ASSERT_TRUE(s.ok()) << s.message();
-  ASSERT_EQ(s->size(), 8u);
+  ASSERT_EQ(s->size(), 7u);  // hqq only where it optimises a zero point
+  EXPECT_EQ(skipped, (std::vector<std::string>{"q4_k_m hqq", "nf4g64 hqq", "q8_0 hqq"}));
   EXPECT_EQ((*s)[0].name, "q4_k_m");
   EXPECT_EQ((*s)[0].recipe.mix, "q4_k_m");
-  EXPECT_EQ((*s)[1].method, QuantMethod::kHqq);
-  EXPECT_EQ((*s)[2].name, "int4g64");  // bare intN: group 64
-  EXPECT_EQ((*s)[4].name, "nf4g64");
-  EXPECT_EQ((*s)[6].recipe.mix, "q8_0");  // q8_0 is also llama.cpp's mix name: every matrix in Q8_0
+  EXPECT_EQ((*s)[1].name, "int4g64");  // bare intN: group 64
+  EXPECT_EQ((*s)[2].name, "int4g64");
+  EXPECT_EQ((*s)[2].method, QuantMethod::kHqq);
+  EXPECT_EQ((*s)[3].name, "nf4g64");
+  EXPECT_EQ((*s)[4].recipe.mix, "q8_0");
+  EXPECT_EQ((*s)[6].name, "q4_1");
+  EXPECT_EQ((*s)[6].method, QuantMethod::kHqq);  // q8_0 is also llama.cpp's mix name: every matrix in Q8_0
   EXPECT_FALSE(compare_specs({"q9_9"}, {"rtn"}).ok());
   EXPECT_FALSE(compare_specs({"q4_0"}, {"gptq"}).ok());
   EXPECT_EQ((*compare_specs({"int3"}, {"rtn"}, 32))[0].name, "int3g32");
@@ -97,10 +102,10 @@ TEST(Compare, EndToEndOnStories260K) {
   ASSERT_TRUE(specs.ok());
   auto rep = run_compare(tokens, *specs, o);
   ASSERT_TRUE(rep.ok()) << rep.message();
-  ASSERT_EQ(rep->rows.size(), 5u);
+  ASSERT_EQ(rep->rows.size(), 4u);  // base, q8_0 rtn, int2g64 rtn, int2g64 hqq
   EXPECT_TRUE(rep->rows[0].base);
   EXPECT_EQ(rep->rows[0].bits_per_weight, 32.0);
-  const CompareRow &q8 = rep->rows[1], &i2 = rep->rows[3];
+  const CompareRow &q8 = rep->rows[1], &i2 = rep->rows[2];
   EXPECT_LT(q8.kld, 0.01);                  // 8 bits: close to the base
   EXPECT_GT(i2.kld, 10 * q8.kld);           // 2 bits: far from it
   EXPECT_LT(i2.bits_per_weight, q8.bits_per_weight);
