@@ -1,4 +1,4 @@
-// slimlm bench -m MODEL [-p 512] [-n 128] [-r 3] [-t 1,2] [--json]
+// slimlm bench -m MODEL [-p 512] [-n 128] [-r 3] [-t 1,2] [--act-quant none|q8|q8row] [--json]
 #include <cstdio>
 
 #include <fmt/format.h>
@@ -17,6 +17,7 @@ struct BenchArgs {
   std::vector<int> threads;
   int reps = 3;
   int64_t n_batch = 512;
+  std::string act_quant = "none";
   bool json = false;
 };
 
@@ -49,13 +50,14 @@ int run_bench_cmd(BenchArgs a) {
     for (int64_t n : a.tg)
       if (n > 0) tests.push_back({'g', n});
     for (auto [kind, n] : tests) {
-      auto r = run_bench(*m, kind, n, t, a.reps, a.n_batch);
+      auto r = run_bench(*m, kind, n, t, a.reps, a.n_batch, *kernels::act_quant_from_name(a.act_quant));
       if (!r.ok()) {
         fmt::print(stderr, "error: {}\n", r.message());
         return 1;
       }
       if (a.json) {
         rows.push_back({{"model", a.model}, {"size_bytes", bytes}, {"params", params}, {"threads", r->threads},
+                        {"act_quant", a.act_quant},
                         {"test", r->test}, {"n_tokens", n}, {"tps_mean", r->mean()}, {"tps_sd", r->sd()},
                         {"samples_tps", r->tokens_per_second}});
       } else {
@@ -82,6 +84,9 @@ Action add_bench(CLI::App& app) {
   sub->add_option("-t,--threads", a->threads, "Thread counts, e.g. 1,2")->delimiter(',');
   sub->add_option("-r,--repetitions", a->reps, "Repetitions per test")->capture_default_str();
   sub->add_option("-b,--batch-size", a->n_batch, "Prefill micro-batch")->capture_default_str();
+  sub->add_option("--act-quant", a->act_quant, "int8 activations for Q8_0/Q4_*/Q5_*/IQ4_NL/INTn matmuls: none, q8 (per block of 32), q8row (per row)")
+      ->check(CLI::IsMember({"none", "q8", "q8row"}))
+      ->capture_default_str();
   sub->add_flag("--json", a->json, "JSON output");
   return [a] { return run_bench_cmd(*a); };
 }

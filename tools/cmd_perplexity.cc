@@ -1,5 +1,5 @@
 // slimlm perplexity -m MODEL -f TEXT [-c 512] [--chunks N] [-b BATCH] [-t N] [--json]
-//                   [--kl-divergence-base FILE [--kl-divergence]]
+//                   [--kl-divergence-base FILE [--kl-divergence]] [--act-quant none|q8|q8row]
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
@@ -17,7 +17,7 @@ namespace slimlm::cli {
 namespace {
 
 struct PplArgs {
-  std::string model, tokenizer, file, kld_base;
+  std::string model, tokenizer, file, kld_base, act_quant = "none";
   int64_t n_ctx = 512, chunks = -1, n_batch = 512;
   int threads = 0;
   bool json = false, kld = false;
@@ -28,6 +28,7 @@ std::unique_ptr<LlamaContext> make_context(const LoadedModel& lm, const PplArgs&
   co.n_ctx = n_ctx;
   co.n_batch = a.n_batch;
   co.n_threads = a.threads;
+  co.act_quant = *kernels::act_quant_from_name(a.act_quant);
   auto ctx = LlamaContext::create(lm.model, co);
   if (!ctx.ok()) {
     fmt::print(stderr, "error: {}\n", ctx.message());
@@ -194,6 +195,9 @@ Action add_perplexity(CLI::App& app) {
   sub->add_option("--kl-divergence-base", a->kld_base,
                   "Without --kl-divergence: save this model's log-probs here; with it: compare against them");
   sub->add_flag("--kl-divergence", a->kld, "Compare this model with the saved base (no -f needed)");
+  sub->add_option("--act-quant", a->act_quant, "int8 activations for Q8_0/Q4_*/Q5_*/IQ4_NL/INTn matmuls: none, q8 (per block of 32), q8row (per row)")
+      ->check(CLI::IsMember({"none", "q8", "q8row"}))
+      ->capture_default_str();
   sub->add_flag("--json", a->json, "Print the result as JSON");
   return [a] { return run_perplexity(*a); };
 }

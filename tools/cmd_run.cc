@@ -1,5 +1,5 @@
 // slimlm run -m MODEL -p PROMPT [-n N] [--temp T] [--top-k K] [--top-p P]
-//            [--min-p P] [--seed S] [-t N] [-c CTX] [--chat]
+//            [--min-p P] [--seed S] [-t N] [-c CTX] [--chat] [--act-quant none|q8|q8row]
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -16,7 +16,7 @@ namespace slimlm::cli {
 namespace {
 
 struct RunArgs {
-  std::string model, tokenizer, prompt, file, system, chat_format;
+  std::string model, tokenizer, prompt, file, system, chat_format, act_quant = "none";
   int64_t n_predict = 256, n_ctx = 0, n_batch = 64;
   int threads = 0;
   SamplerParams sp;
@@ -103,6 +103,7 @@ int run_run(RunArgs a) {
   co.n_ctx = a.n_ctx;
   co.n_batch = a.n_batch;
   co.n_threads = a.threads;
+  co.act_quant = *kernels::act_quant_from_name(a.act_quant);
   const int64_t train_ctx = lm.model->config().n_ctx;
   if (a.n_ctx > 0 && train_ctx > 0 && a.n_ctx > train_ctx)
     fmt::print(stderr, "warning: -c {} exceeds the model's training context of {}\n", a.n_ctx, train_ctx);
@@ -166,6 +167,9 @@ Action add_run(CLI::App& app) {
   sub->add_option("--chat-format", a->chat_format, "Override: chatml, llama2, llama3, phi3, zephyr, gemma, mistral");
   sub->add_option("--system", a->system, "System prompt for --chat");
   sub->add_flag("--no-echo", a->no_echo, "Do not print the prompt before the generated text");
+  sub->add_option("--act-quant", a->act_quant, "int8 activations for Q8_0/Q4_*/Q5_*/IQ4_NL/INTn matmuls: none, q8 (per block of 32), q8row (per row)")
+      ->check(CLI::IsMember({"none", "q8", "q8row"}))
+      ->capture_default_str();
   sub->add_flag("-v,--verbose", a->verbose, "Print model and timing details");
   return [a] { return run_run(*a); };
 }

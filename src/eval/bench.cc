@@ -24,13 +24,14 @@ double BenchResult::sd() const {
 }
 
 Result<BenchResult> run_bench(std::shared_ptr<const LlamaModel> model, char kind, int64_t n_tokens, int threads,
-                              int repetitions, int64_t n_batch) {
+                              int repetitions, int64_t n_batch, kernels::ActQuant act_quant) {
   if (n_tokens <= 0 || repetitions <= 0) return Error{"bench: token count and repetitions must be positive"};
   const int64_t vocab = model->config().n_vocab;
   LlamaContext::Options o;
   o.n_ctx = n_tokens;
   o.n_threads = threads;
   o.n_batch = kind == 'p' ? std::min(n_batch, n_tokens) : 1;
+  o.act_quant = act_quant;
   SLIMLM_ASSIGN_OR_RETURN(auto ctx, LlamaContext::create(std::move(model), o));
   // Deterministic pseudo-random token ids (the content does not change the cost).
   std::vector<int32_t> toks(static_cast<size_t>(n_tokens));

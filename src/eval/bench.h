@@ -24,6 +24,7 @@ struct BenchResult {
 
 // kind: 'p' (prompt processing) or 'g' (generation).
 Result<BenchResult> run_bench(std::shared_ptr<const LlamaModel> model, char kind, int64_t n_tokens, int threads,
-                              int repetitions, int64_t n_batch = 512);
+                              int repetitions, int64_t n_batch = 512,
+                              kernels::ActQuant act_quant = kernels::ActQuant::kNone);
 
 }  // namespace slimlm

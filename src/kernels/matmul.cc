@@ -6,6 +6,7 @@
 
 #include "core/thread_pool.h"
 #include "kernels/ops.h"
+#include "kernels/qdot.h"
 #include "quant/codec.h"
 
 namespace slimlm::kernels {
@@ -28,9 +29,55 @@ void matmul_rows(const WeightView& w, const float* x, int64_t n_tokens, float* y
   }
 }
 
+// The integer path: everything a work item needs, behind one pointer, so the
+// std::function built for each parallel_for stays in its small buffer.
+struct QJob {
+  const WeightView* w;
+  const float* x;
+  int64_t n_tokens;
+  float* y;
+  int64_t ld_y;
+  ActQuant act;
+  ActBlock* xq;  // [n_tokens][n_in / kActBlock]
+};
+
+void matmul_q8(const WeightView& w, const float* x, int64_t n_tokens, float* y, int64_t ld_y, ThreadPool& pool,
+               ActQuant act) {
+  const int64_t nb = w.n_in / kActBlock;
+  thread_local std::vector<ActBlock> xq;  // the calling thread's, grown once and reused
+  if (static_cast<int64_t>(xq.size()) < n_tokens * nb) xq.resize(static_cast<size_t>(n_tokens * nb));
+  const QJob job{&w, x, n_tokens, y, ld_y, act, xq.data()};
+  const QJob* j = &job;
+  pool.parallel_for(n_tokens, [j](int64_t t0, int64_t t1) {
+    const int64_t n = j->w->n_in;
+    for (int64_t t = t0; t < t1; ++t) quantize_act_row(j->x + t * n, n, j->act, j->xq + t * (n / kActBlock));
+  });
+  pool.parallel_for(
+      w.n_out,
+      [j](int64_t r0, int64_t r1) {
+        const WeightView& w = *j->w;
+        const int64_t nb = w.n_in / kActBlock;
+        for (int64_t r = r0; r < r1; ++r) {
+          const uint8_t* wr = w.data + static_cast<uint64_t>(r) * w.row_bytes;
+          for (int64_t t = 0; t < j->n_tokens; ++t)
+            j->y[t * j->ld_y + r] = qdot_row(w.type, wr, j->xq + t * nb, w.n_in);
+        }
+      },
+      16);
+}
+
 }  // namespace
 
-void matmul(const WeightView& w, const float* x, int64_t n_tokens, float* y, int64_t ld_y, ThreadPool& pool) {
+bool uses_act_quant(const WeightView& w, ActQuant act) {
+  return act != ActQuant::kNone && has_qdot(w.type) && w.n_in % kActBlock == 0;
+}
+
+void matmul(const WeightView& w, const float* x, int64_t n_tokens, float* y, int64_t ld_y, ThreadPool& pool,
+            ActQuant act) {
+  if (uses_act_quant(w, act)) {
+    matmul_q8(w, x, n_tokens, y, ld_y, pool, act);
+    return;
+  }
   pool.parallel_for(
       w.n_out,
       [&](int64_t r0, int64_t r1) {

@@ -7,6 +7,7 @@
 
 #include "core/dtype.h"
 #include "core/result.h"
+#include "kernels/act_quant.h"
 
 namespace slimlm {
 class ThreadPool;
@@ -26,7 +27,18 @@ struct WeightView {
 // Y[t][r] = dot(W row r, X[t])   X: [n_tokens][n_in], Y: [n_tokens][ld_y] (first n_out used).
 // Rows are split over the pool's threads; each output is computed by one thread
 // in a fixed order, so results do not depend on the thread count.
-void matmul(const WeightView& w, const float* x, int64_t n_tokens, float* y, int64_t ld_y, ThreadPool& pool);
+//
+// act != kNone and a weight type with an integer kernel (kernels/qdot.h:
+// Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL, INTn): each token's input row is
+// quantized to int8 once per call (into a buffer of the calling thread that
+// is reused, so steady-state calls do not allocate), then every output is an
+// integer dot product. Other types (F32/F16/BF16, k-quants, IQ4_XS, NF4) take
+// the fp32 path whatever `act` says.
+void matmul(const WeightView& w, const float* x, int64_t n_tokens, float* y, int64_t ld_y, ThreadPool& pool,
+            ActQuant act = ActQuant::kNone);
+
+// True if matmul with this weight and act != kNone uses integer dot products.
+bool uses_act_quant(const WeightView& w, ActQuant act);
 
 // Reference: dequantize every row with the scalar codec, then fp32 dot products.
 void matmul_ref(const WeightView& w, const float* x, int64_t n_tokens, float* y, int64_t ld_y);

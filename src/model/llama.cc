@@ -121,11 +121,12 @@ Result<std::unique_ptr<LlamaContext>> LlamaContext::create(std::shared_ptr<const
   if (n_ctx > (int64_t{1} << 20)) return Error{fmt::format("context of {} tokens is too large", n_ctx)};
   const int64_t n_batch = std::clamp<int64_t>(o.n_batch, 1, 4096);
   const int n_threads = o.n_threads > 0 ? o.n_threads : ThreadPool::default_threads();
-  return std::unique_ptr<LlamaContext>(new LlamaContext(std::move(model), n_ctx, n_batch, n_threads));
+  return std::unique_ptr<LlamaContext>(new LlamaContext(std::move(model), n_ctx, n_batch, n_threads, o.act_quant));
 }
 
-LlamaContext::LlamaContext(std::shared_ptr<const LlamaModel> model, int64_t n_ctx, int64_t n_batch, int n_threads)
-    : model_(std::move(model)), n_ctx_(n_ctx), n_batch_(n_batch), pool_(n_threads) {
+LlamaContext::LlamaContext(std::shared_ptr<const LlamaModel> model, int64_t n_ctx, int64_t n_batch, int n_threads,
+                           kernels::ActQuant act_quant)
+    : model_(std::move(model)), n_ctx_(n_ctx), n_batch_(n_batch), act_quant_(act_quant), pool_(n_threads) {
   const ModelConfig& c = model_->config();
   kv_dim_ = c.head_dim() * c.n_head_kv;
   k_cache_.assign(static_cast<size_t>(c.n_layer * n_ctx_ * kv_dim_), 0.0f);
@@ -183,16 +184,16 @@ void LlamaContext::eval_batch(const int32_t* tokens, int64_t B, bool all_logits,
     for (int64_t t = 0; t < B; ++t) kernels::rmsnorm(&x_[t * E], L.attn_norm.data(), &xn_[t * E], E, eps);
     if (L.wqkv.data) {
       const int64_t W = E + 2 * kv;
-      kernels::matmul(L.wqkv, xn_.data(), B, qkv_.data(), W, pool_);
+      matmul(L.wqkv, xn_.data(), B, qkv_.data(), W);
       for (int64_t t = 0; t < B; ++t) {
         std::memcpy(&q_[t * E], &qkv_[t * W], E * sizeof(float));
         std::memcpy(&k_[t * kv], &qkv_[t * W + E], kv * sizeof(float));
         std::memcpy(&v_[t * kv], &qkv_[t * W + E + kv], kv * sizeof(float));
       }
     } else {
-      kernels::matmul(L.wq, xn_.data(), B, q_.data(), E, pool_);
-      kernels::matmul(L.wk, xn_.data(), B, k_.data(), kv, pool_);
-      kernels::matmul(L.wv, xn_.data(), B, v_.data(), kv, pool_);
+      matmul(L.wq, xn_.data(), B, q_.data(), E);
+      matmul(L.wk, xn_.data(), B, k_.data(), kv);
+      matmul(L.wv, xn_.data(), B, v_.data(), kv);
     }
     float* kc = &k_cache_[static_cast<size_t>(l * n_ctx_ * kv)];
     float* vc = &v_cache_[static_cast<size_t>(l * n_ctx_ * kv)];
@@ -225,22 +226,22 @@ void LlamaContext::eval_batch(const int32_t* tokens, int64_t B, bool all_logits,
         }
       }
     });
-    kernels::matmul(L.wo, att_out_.data(), B, xn_.data(), E, pool_);
+    matmul(L.wo, att_out_.data(), B, xn_.data(), E);
     kernels::add(x_.data(), xn_.data(), B * E);
 
     for (int64_t t = 0; t < B; ++t) kernels::rmsnorm(&x_[t * E], L.ffn_norm.data(), &xn_[t * E], E, eps);
     if (L.w_gate_up.data) {
-      kernels::matmul(L.w_gate_up, xn_.data(), B, gate_up_.data(), 2 * F, pool_);
+      matmul(L.w_gate_up, xn_.data(), B, gate_up_.data(), 2 * F);
       for (int64_t t = 0; t < B; ++t) {
         std::memcpy(&gate_[t * F], &gate_up_[t * 2 * F], F * sizeof(float));
         std::memcpy(&up_[t * F], &gate_up_[t * 2 * F + F], F * sizeof(float));
       }
     } else {
-      kernels::matmul(L.w_gate, xn_.data(), B, gate_.data(), F, pool_);
-      kernels::matmul(L.w_up, xn_.data(), B, up_.data(), F, pool_);
+      matmul(L.w_gate, xn_.data(), B, gate_.data(), F);
+      matmul(L.w_up, xn_.data(), B, up_.data(), F);
     }
     kernels::swiglu(gate_.data(), up_.data(), B * F);
-    kernels::matmul(L.w_down, gate_.data(), B, xn_.data(), E, pool_);
+    matmul(L.w_down, gate_.data(), B, xn_.data(), E);
     kernels::add(x_.data(), xn_.data(), B * E);
   }
   n_past_ += B;
@@ -248,7 +249,7 @@ void LlamaContext::eval_batch(const int32_t* tokens, int64_t B, bool all_logits,
   if (logit_row0 < 0) return;
   const int64_t first = all_logits ? 0 : B - 1;
   for (int64_t t = first; t < B; ++t) kernels::rmsnorm(&x_[t * E], M.output_norm().data(), &xn_[t * E], E, eps);
-  kernels::matmul(M.output(), &xn_[first * E], B - first, &logits_[static_cast<size_t>(logit_row0 * V)], V, pool_);
+  matmul(M.output(), &xn_[first * E], B - first, &logits_[static_cast<size_t>(logit_row0 * V)], V);
 }
 
 }  // namespace slimlm

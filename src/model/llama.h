@@ -54,6 +54,9 @@ class LlamaContext {
     int64_t n_ctx = 0;    // 0: the model's training context, at most 4096
     int64_t n_batch = 64; // tokens per internal micro-batch
     int n_threads = 0;    // 0: physical cores
+    // int8 activations for the integer dot products of Q8_0/Q4_*/Q5_*/IQ4_NL/
+    // INTn weights (kernels/act_quant.h); kNone keeps the fp32 path.
+    kernels::ActQuant act_quant = kernels::ActQuant::kNone;
   };
   static Result<std::unique_ptr<LlamaContext>> create(std::shared_ptr<const LlamaModel> model, const Options& opts);
 
@@ -70,14 +73,20 @@ class LlamaContext {
   // Forgets cached positions >= n (n <= n_past()).
   void truncate(int64_t n);
   int n_threads() const { return pool_.size(); }
+  kernels::ActQuant act_quant() const { return act_quant_; }
   const LlamaModel& model() const { return *model_; }
 
  private:
-  LlamaContext(std::shared_ptr<const LlamaModel> model, int64_t n_ctx, int64_t n_batch, int n_threads);
+  LlamaContext(std::shared_ptr<const LlamaModel> model, int64_t n_ctx, int64_t n_batch, int n_threads,
+               kernels::ActQuant act_quant);
+  void matmul(const kernels::WeightView& w, const float* x, int64_t n_tokens, float* y, int64_t ld_y) {
+    kernels::matmul(w, x, n_tokens, y, ld_y, pool_, act_quant_);
+  }
   void eval_batch(const int32_t* tokens, int64_t n, bool all_logits, int64_t logit_row0);
 
   std::shared_ptr<const LlamaModel> model_;
   int64_t n_ctx_, n_batch_;
+  kernels::ActQuant act_quant_;
   ThreadPool pool_;
   int64_t n_past_ = 0;
   int64_t kv_dim_ = 0;

@@ -84,6 +84,15 @@ check "bench json" py "import json;d=json.load(open('$tmp/bench.json'));assert [
 check "quantize --type/--keep" py "import json;d={t['name']:t['type'] for t in json.load(open('$tmp/qz.json'))['tensors']};assert d['output.weight']=='q8_0' and d['blk.0.attn_q.weight']=='q4_0' and d['blk.0.ffn_down.weight']=='f16'"
 "$SLIMLM" run -m "$tmp/q4.gguf" -p "Once upon a time" -n 16 --temp 0 > "$tmp/q4run.txt" 2>/dev/null
 check "quantized model runs" grep -q "Once upon a time" "$tmp/q4run.txt"
+# --act-quant: int8 activations on run, bench and perplexity; bad values refused
+"$SLIMLM" run -m "$tmp/q4.gguf" -p "Once upon a time" -n 16 --temp 0 --act-quant q8 > "$tmp/q4aq.txt" 2>/dev/null
+check "run --act-quant q8" grep -q "Once upon a time" "$tmp/q4aq.txt"
+"$SLIMLM" bench -m "$tmp/syn.gguf" -p 32 -n 8 -r 1 -t 1 --act-quant q8row --json > "$tmp/benchaq.json"
+check "bench --act-quant q8row" py "import json;d=json.load(open('$tmp/benchaq.json'));assert all(r['act_quant'] == 'q8row' and r['tps_mean'] > 0 for r in d)"
+"$SLIMLM" perplexity -m "$tmp/q4.gguf" --kl-divergence-base "$tmp/b.kld" --kl-divergence --act-quant q8 --json > "$tmp/kaq.json" 2>/dev/null
+check "perplexity --act-quant q8" py "import json;d=json.load(open('$tmp/kaq.json'));assert d['kld_mean'] < 0.5 and d['top1_agreement'] > 0.5"
+"$SLIMLM" run -m "$tmp/q4.gguf" -p "x" -n 1 --act-quant q4 > /dev/null 2>&1; rc=$?
+check "run --act-quant q4 refused" test $rc -ne 0
 "$SLIMLM" quantize -m "$S/stories260K/stories260K.gguf" -o "$tmp/x.gguf" --mix q9_k 2> "$tmp/qe.log"; rc=$?
 check "unknown mix refused" test $rc -eq 2
 "$SLIMLM" quantize -m "$S/stories260K/stories260K.gguf" -o "$tmp/h.gguf" --type int3 --group 32 --method hqq -t 2 -q 2> "$tmp/qh.log"
