@@ -21,6 +21,25 @@
 
 namespace slimlm {
 
+// The block layouts as structs (the codecs address the bytes directly; these
+// pin the sizes the type table in core/dtype.cc declares).
+template <int G>
+struct block_nf4 {
+  uint16_t d;  // fp16 absmax
+  uint8_t qs[G / 2];
+};
+template <int Bits, int G>
+struct block_intn {
+  uint16_t d;  // fp16 scale
+  uint16_t m;  // fp16 min
+  uint8_t qs[G * Bits / 8];
+};
+static_assert(sizeof(block_nf4<32>) == 18 && sizeof(block_nf4<64>) == 34 && sizeof(block_nf4<128>) == 66);
+static_assert(sizeof(block_intn<2, 32>) == 12 && sizeof(block_intn<2, 64>) == 20 && sizeof(block_intn<2, 128>) == 36);
+static_assert(sizeof(block_intn<3, 32>) == 16 && sizeof(block_intn<3, 64>) == 28 && sizeof(block_intn<3, 128>) == 52);
+static_assert(sizeof(block_intn<4, 32>) == 20 && sizeof(block_intn<4, 64>) == 36 && sizeof(block_intn<4, 128>) == 68);
+static_assert(sizeof(block_intn<8, 32>) == 36 && sizeof(block_intn<8, 64>) == 68 && sizeof(block_intn<8, 128>) == 132);
+
 struct SlimFormat {
   enum Kind { kNf4, kIntn } kind;
   int bits;   // 4 for NF4
