@@ -8,6 +8,7 @@
 #include "model/convert.h"
 #include "progress.h"
 #include "quant/recipe.h"
+#include "quant/vq.h"
 
 namespace slimlm::cli {
 namespace {
@@ -70,7 +71,9 @@ int run_quantize(const QuantizeArgs& a) {
                                 sec > 0 ? static_cast<double>(in_bytes) * i / n / sec / 1e6 : 0.0, name,
                                 dtype_name(d)));
     if (!note.empty() && !a.quiet) fmt::print(stderr, "\nnote: {}: {}\n", name, note);
-    if (t) out_bytes += *row_bytes(d, static_cast<uint64_t>(t->shape[0])) * static_cast<uint64_t>(t->n_rows());
+    if (t)
+      out_bytes += *row_bytes(d, static_cast<uint64_t>(t->shape[0])) * static_cast<uint64_t>(t->n_rows()) +
+                   vq_aux_bytes(d, t->n_rows());  // codebook (+ row scales) of a VQ tensor
   };
   Status st = convert_to_gguf(*m, a.out, co);
   if (!st.ok()) {
@@ -90,7 +93,7 @@ Action add_quantize(CLI::App& app) {
   auto* sub = app.add_subcommand("quantize", "Quantize a whole model (streaming, atomic output)");
   sub->add_option("-m,--model", a->in, "Input model (GGUF, HF directory, llama2.c .bin)")->required();
   sub->add_option("-o,--output", a->out, "Output GGUF")->required();
-  sub->add_option("--type", a->type, "One type for all 2-D weights (q8_0, q4_0, q5_k, iq4_nl, ...)");
+  sub->add_option("--type", a->type, "One type for all 2-D weights (q8_0, q4_0, q5_k, iq4_nl, int4g64, nf4, vq4x8, ...)");
   sub->add_option("--mix", a->mix, "llama.cpp-style mix: q2_k, q3_k_s, q3_k_m, q3_k_l, q4_k_s, q4_k_m, q5_k_s, q5_k_m, q6_k, q8_0");
   sub->add_option("--method", a->method, "How values are chosen: rtn")->capture_default_str();
   sub->add_option("--keep", a->keep, "PATTERN=TYPE override, repeatable (glob on tensor names)");
