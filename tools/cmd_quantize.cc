@@ -1,4 +1,4 @@
-// slimlm quantize -m IN -o OUT.gguf (--type TYPE | --mix MIX) [--method rtn] [--keep PATTERN=TYPE ...]
+// slimlm quantize -m IN -o OUT.gguf (--type TYPE | --mix MIX) [--method rtn] [--keep PATTERN=TYPE ...] [-t N]
 #include <chrono>
 #include <cstdio>
 
@@ -16,6 +16,7 @@ namespace {
 struct QuantizeArgs {
   std::string in, out, type, mix, method = "rtn", tokenizer;
   std::vector<std::string> keep;
+  int threads = 0;
   bool quiet = false;
 };
 
@@ -55,6 +56,7 @@ int run_quantize(const QuantizeArgs& a) {
   }
   ConvertOptions co;
   co.file_type = recipe_file_type(r);
+  co.n_threads = a.threads;
   co.type_for = [&](const TensorRef& t) { return recipe_type(r, t, m->config); };
   uint64_t in_bytes = 0, out_bytes = 0, params = 0;
   for (const auto& t : m->tensors) {
@@ -98,6 +100,7 @@ Action add_quantize(CLI::App& app) {
   sub->add_option("--method", a->method, "How values are chosen: rtn")->capture_default_str();
   sub->add_option("--keep", a->keep, "PATTERN=TYPE override, repeatable (glob on tensor names)");
   sub->add_option("--tokenizer", a->tokenizer, "llama2.c tokenizer.bin");
+  sub->add_option("-t,--threads", a->threads, "Threads for VQ k-means (default: physical cores)");
   sub->add_flag("-q,--quiet", a->quiet, "No per-tensor notes");
   return [a] { return run_quantize(*a); };
 }

@@ -32,7 +32,34 @@ void for_range(ThreadPool* pool, int64_t n, const std::function<void(int64_t, in
 
 }  // namespace
 
+namespace {
+
+// The search with the vector size known at compile time (D = 2 and 4 are the
+// VQ types' sizes), so the distance loop unrolls. Same arithmetic as dist2.
+template <int D>
+int nearest_fixed(const float* centroids, int k, const float* x) {
+  int best = 0;
+  float bd = std::numeric_limits<float>::infinity();
+  for (int c = 0; c < k; ++c) {
+    const float* p = centroids + c * D;
+    float s = 0;
+    for (int j = 0; j < D; ++j) {
+      const float d = p[j] - x[j];
+      s += d * d;
+    }
+    if (s < bd) {
+      bd = s;
+      best = c;
+    }
+  }
+  return best;
+}
+
+}  // namespace
+
 int nearest_centroid(const float* centroids, int k, int dim, const float* x) {
+  if (dim == 2) return nearest_fixed<2>(centroids, k, x);
+  if (dim == 4) return nearest_fixed<4>(centroids, k, x);
   int best = 0;
   float bd = std::numeric_limits<float>::infinity();
   for (int c = 0; c < k; ++c) {
@@ -80,20 +107,15 @@ Result<KMeansResult> kmeans(const float* points, int64_t n, int dim, const KMean
   std::copy(pt(first), pt(first) + dim, cen(0));
   for (int64_t i = 0; i < n; ++i) d2[i] = dist2(pt(i), cen(0), dim);
   std::vector<int64_t> cand(static_cast<size_t>(trials));
+  std::vector<double> cum(static_cast<size_t>(n));
   for (int c = 1; c < k; ++c) {
     double total = 0;
-    for (int64_t i = 0; i < n; ++i) total += d2[i];
+    for (int64_t i = 0; i < n; ++i) cum[i] = total += d2[i];
     for (int t = 0; t < trials; ++t) {
       if (total > 0) {
-        double u = uniform01(rng) * total;
-        cand[t] = n - 1;
-        for (int64_t i = 0; i < n; ++i) {
-          u -= d2[i];
-          if (u < 0) {
-            cand[t] = i;
-            break;
-          }
-        }
+        // The first point whose running sum exceeds u.
+        const double u = uniform01(rng) * total;
+        cand[t] = std::min<int64_t>(n - 1, std::upper_bound(cum.begin(), cum.end(), u) - cum.begin());
       } else {
         cand[t] = static_cast<int64_t>(uniform01(rng) * static_cast<double>(n));  // all points coincide
       }
