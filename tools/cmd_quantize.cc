@@ -10,6 +10,7 @@
 #include "model/quantize_model.h"
 #include "progress.h"
 #include "quant/recipe.h"
+#include "quant/vq.h"
 
 namespace slimlm::cli {
 namespace {
@@ -75,7 +76,9 @@ int run_quantize(const QuantizeArgs& a) {
                                 sec > 0 ? static_cast<double>(in_bytes) * i / n / sec / 1e6 : 0.0, name,
                                 dtype_name(d)));
     if (!note.empty() && !a.quiet) fmt::print(stderr, "\nnote: {}: {}\n", name, note);
-    if (t) out_bytes += *row_bytes(d, static_cast<uint64_t>(t->shape[0])) * static_cast<uint64_t>(t->n_rows());
+    if (t)
+      out_bytes += *row_bytes(d, static_cast<uint64_t>(t->shape[0])) * static_cast<uint64_t>(t->n_rows()) +
+                   vq_aux_bytes(d, t->n_rows());  // codebook (+ row scales) of a VQ tensor
   };
   auto rep = quantize_model(*m, r, a.out, qo);
   if (!rep.ok()) {
@@ -98,7 +101,7 @@ Action add_quantize(CLI::App& app) {
   sub->add_option("-o,--output", a->out, "Output GGUF")->required();
   sub->add_option("--type", a->type,
                   "One type for all 2-D weights: q8_0, q4_0, q4_k, iq4_nl, ..., slimlm's nf4 and "
-                  "int2/int3/int4/int8 (with --group) or int4g64-style names");
+                  "int2/int3/int4/int8 (with --group) or int4g64-style names, vq2x8 / vq4x8 (+r: row scales)");
   sub->add_option("--mix", a->mix,
                   "llama.cpp-style mix: q2_k, q3_k_s, q3_k_m, q3_k_l, q4_k_s, q4_k_m, q5_k_s, q5_k_m, q6_k, q8_0");
   sub->add_option("--method", a->method, "How values are chosen: rtn (round to nearest) or hqq")->capture_default_str();

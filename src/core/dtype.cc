@@ -13,7 +13,7 @@ struct Entry {
 };
 
 // Block sizes and bytes per block follow ggml's type_traits table.
-constexpr std::array<Entry, 48> kTable = {{
+constexpr std::array<Entry, 52> kTable = {{
     {0, {"f32", 1, 4, true, true}},
     {1, {"f16", 1, 2, true, true}},
     {2, {"q4_0", 32, 18, true, true}},
@@ -61,6 +61,12 @@ constexpr std::array<Entry, 48> kTable = {{
     {1019, {"int8g32", 32, 36, true, true}},
     {1020, {"int8g64", 64, 68, true, true}},
     {1021, {"int8g128", 128, 132, true, true}},
+    // Vector quantization: one index byte per vector. The row codec cannot
+    // decode them alone (they need their codebook: quant/vq.h), hence false.
+    {1030, {"vq2x8", 2, 1, false, false}},
+    {1031, {"vq4x8", 4, 1, false, false}},
+    {1032, {"vq2x8r", 2, 1, false, false}},
+    {1033, {"vq4x8r", 4, 1, false, false}},
     // Sentinels keep the array size honest; never matched (ids are unique).
     {0xffffffffu, {"", 0, 0, false, false}},
     {0xffffffffu, {"", 0, 0, false, false}},

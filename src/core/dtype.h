@@ -60,7 +60,14 @@ enum class DType : uint32_t {
   INT8_G32 = 1019,
   INT8_G64 = 1020,
   INT8_G128 = 1021,
-  // 1030..1039: reserved for vector-quantized (codebook) types.
+  // Vector quantization (quant/vq.h): one byte per D-element vector indexes a
+  // 256-entry per-tensor codebook stored as the separate F32 tensor
+  // "<name>.vq_codebook"; the "r" variants also scale each row by
+  // "<name>.vq_scale". 1034..1039 stay reserved for codebook types.
+  VQ2X8 = 1030,
+  VQ4X8 = 1031,
+  VQ2X8R = 1032,
+  VQ4X8R = 1033,
 };
 
 // slimlm's own types have ids from this one up.

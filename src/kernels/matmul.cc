@@ -8,6 +8,7 @@
 #include "kernels/ops.h"
 #include "kernels/qdot.h"
 #include "quant/codec.h"
+#include "quant/vq.h"
 
 namespace slimlm::kernels {
 namespace {
@@ -21,8 +22,7 @@ void matmul_rows(const WeightView& w, const float* x, int64_t n_tokens, float* y
     if (w.type == DType::F32 && reinterpret_cast<uintptr_t>(w.data) % alignof(float) == 0) {
       wr = reinterpret_cast<const float*>(w.data + static_cast<uint64_t>(r) * w.row_bytes);
     } else {
-      // Validated at load time, so this cannot fail for a supported type.
-      (void)dequantize_row(w.type, w.data + static_cast<uint64_t>(r) * w.row_bytes, row.data(), n);
+      dequantize_weight_row(w, r, row.data());
       wr = row.data();
     }
     for (int64_t t = 0; t < n_tokens; ++t) y[t * ld_y + r] = dot_f32(wr, x + t * n, n);
@@ -67,6 +67,15 @@ void matmul_q8(const WeightView& w, const float* x, int64_t n_tokens, float* y, 
 }
 
 }  // namespace
+
+void dequantize_weight_row(const WeightView& w, int64_t r, float* dst) {
+  const uint8_t* src = w.data + static_cast<uint64_t>(r) * w.row_bytes;
+  // Validated at load time, so neither can fail for a supported type.
+  if (w.vq_codebook)
+    (void)dequantize_row_vq(w.type, w.vq_codebook, w.vq_row_scale ? w.vq_row_scale[r] : 1.0f, src, dst, w.n_in);
+  else
+    (void)dequantize_row(w.type, src, dst, w.n_in);
+}
 
 bool uses_act_quant(const WeightView& w, ActQuant act) {
   return act != ActQuant::kNone && has_qdot(w.type) && w.n_in % kActBlock == 0;

@@ -22,7 +22,14 @@ struct WeightView {
   int64_t n_in = 0;
   int64_t n_out = 0;
   uint64_t row_bytes = 0;
+  // VQ types (quant/vq.h): the 256-entry codebook, and row scales for the r types.
+  const float* vq_codebook = nullptr;
+  const float* vq_row_scale = nullptr;
 };
+
+// Row r of w as fp32 (n_in floats). w must have been validated (a type slimlm
+// can compute with; a VQ type with its codebook).
+void dequantize_weight_row(const WeightView& w, int64_t r, float* dst);
 
 // Y[t][r] = dot(W row r, X[t])   X: [n_tokens][n_in], Y: [n_tokens][ld_y] (first n_out used).
 // Rows are split over the pool's threads; each output is computed by one thread

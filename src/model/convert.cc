@@ -2,12 +2,15 @@
 
 #include <algorithm>
 #include <map>
+#include <memory>
 #include <vector>
 
 #include <fmt/format.h>
 
 #include "io/gguf_writer.h"
+#include "core/thread_pool.h"
 #include "model/tensor_rows.h"
+#include "model/vq_tensors.h"
 #include "quant/slim_formats.h"
 #include "quant/codec.h"
 
@@ -52,7 +55,7 @@ DType choose_tensor_type(const TensorRef& t, std::optional<DType> requested, std
   if (t.shape.size() < 2) return t.type == DType::F16 || t.type == DType::BF16 ? DType::F32 : t.type;
   const DType want = *requested;
   const auto n = static_cast<uint64_t>(t.shape[0]);
-  auto usable = [&](DType d) { return row_bytes(d, n).has_value() && can_quantize(d); };
+  auto usable = [&](DType d) { return row_bytes(d, n).has_value() && (can_quantize(d) || is_vq_type(d)); };
   if (usable(want)) return want;
   // llama.cpp's fallbacks for rows that 256-element super-blocks cannot hold,
   // then F16, then F32.
@@ -149,6 +152,7 @@ Status convert_to_gguf(const ModelDesc& m, const std::string& out_path, const Co
     any_quant = any_quant || is_quantized(d);
     if (t.shape.size() >= 2) weight_elems[d] += t.n_elements();
     SLIMLM_RETURN_IF_ERROR(w.add_tensor(t.name, t.shape, d));
+    if (is_vq_type(d)) SLIMLM_RETURN_IF_ERROR(add_vq_aux_tensors(w, t.name, d, t.n_rows()));
   }
   // general.file_type names the type holding most weights (llama.cpp's ftype).
   DType dominant = opts.type.value_or(DType::F32);
@@ -162,6 +166,13 @@ Status convert_to_gguf(const ModelDesc& m, const std::string& out_path, const Co
   w.set("general.file_type", opts.file_type.value_or(gguf_file_type(dominant)));
   if (any_quant) w.set("general.quantization_version", uint32_t{2});
 
+  // k-means for VQ tensors runs on a pool, made only when one is needed.
+  std::unique_ptr<ThreadPool> pool;
+  if (std::any_of(types.begin(), types.end(), is_vq_type))
+    pool = std::make_unique<ThreadPool>(opts.n_threads > 0 ? opts.n_threads : ThreadPool::default_threads());
+  VqFitOptions vq_opts = opts.vq;
+  vq_opts.pool = pool.get();
+
   SLIMLM_RETURN_IF_ERROR(w.begin(out_path));
   constexpr size_t kChunkFloats = 1 << 20;  // convert ~4 MiB of weights at a time
   std::vector<float> f32;
@@ -170,6 +181,10 @@ Status convert_to_gguf(const ModelDesc& m, const std::string& out_path, const Co
     const TensorRef& t = m.tensors[i];
     const DType d = types[i];
     if (opts.on_tensor) opts.on_tensor(i, m.tensors.size(), t.name, d, notes[i]);
+    if (is_vq_type(d)) {
+      SLIMLM_RETURN_IF_ERROR(write_vq_tensor(w, t, d, vq_opts));
+      continue;
+    }
     const int64_t n = t.shape[0], rows = t.n_rows();
     const int64_t chunk = std::max<int64_t>(1, static_cast<int64_t>(kChunkFloats) / std::max<int64_t>(n, 1));
     const uint64_t out_rb = *row_bytes(d, static_cast<uint64_t>(n));

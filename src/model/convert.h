@@ -11,6 +11,7 @@
 #include "core/dtype.h"
 #include "core/result.h"
 #include "model/model_desc.h"
+#include "quant/vq.h"
 
 namespace slimlm {
 
@@ -30,6 +31,10 @@ struct ConvertOptions {
   // Called once per tensor before it is written (index, count, name, chosen
   // type, note: non-empty when the tensor fell back to another type).
   std::function<void(size_t, size_t, const std::string&, DType, const std::string&)> on_tensor;
+  // VQ types (quant/vq.h): k-means settings (its pool is made here) and threads
+  // (0: physical cores).
+  VqFitOptions vq;
+  int n_threads = 0;
 };
 
 // The type a tensor is stored in for a requested type, and why if it differs.

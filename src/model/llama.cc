@@ -10,6 +10,7 @@
 #include "kernels/ops.h"
 #include "model/tensor_rows.h"
 #include "quant/codec.h"
+#include "quant/vq.h"
 
 namespace slimlm {
 namespace {
@@ -27,14 +28,26 @@ class Binder {
     if (t->shape.size() != 2 || t->shape[0] != n_in || t->shape[1] != n_out)
       return Error{fmt::format("{}: tensor '{}' has shape [{}], expected [{}, {}]", m_.path, name,
                                fmt::join(t->shape, ", "), n_in, n_out)};
-    if (!can_dequantize(t->type))
+    if (const auto vq = vq_format(t->type)) {
+      // A loaded GGUF has its tables attached (model/vq_tensors.h); a ModelDesc
+      // built by hand might not.
+      if (!t->vq || t->vq->codebook.size() != static_cast<size_t>(kVqEntries) * vq->dim ||
+          (vq->row_scale && t->vq->row_scale.size() != static_cast<size_t>(n_out)))
+        return Error{fmt::format("{}: {} tensor '{}' has no codebook ('{}')", m_.path, dtype_name(t->type), name,
+                                 vq_codebook_name(name))};
+    } else if (!can_dequantize(t->type))
       return Error{fmt::format("{}: tensor '{}' has type {}, which slimlm cannot compute with yet", m_.path, name,
                                dtype_name(t->type))};
     auto rb = row_bytes(t->type, static_cast<uint64_t>(n_in));
     if (!rb || *rb * static_cast<uint64_t>(n_out) != t->n_bytes)
       return Error{fmt::format("{}: tensor '{}' holds {} bytes, not {} rows of {}", m_.path, name, t->n_bytes, n_out,
                                dtype_name(t->type))};
-    return WeightView{t->type, t->data, n_in, n_out, *rb};
+    WeightView w{t->type, t->data, n_in, n_out, *rb};
+    if (t->vq) {
+      w.vq_codebook = t->vq->codebook.data();
+      w.vq_row_scale = t->vq->row_scale.empty() ? nullptr : t->vq->row_scale.data();
+    }
+    return w;
   }
 
   // A vector (norm weight or bias) as fp32; empty when optional and absent.
@@ -176,8 +189,7 @@ void LlamaContext::eval_batch(const int32_t* tokens, int64_t B, bool all_logits,
   const float base = static_cast<float>(c.rope_freq_base);
 
   for (int64_t t = 0; t < B; ++t)
-    (void)dequantize_row(M.token_embd().type, M.token_embd().data + tokens[t] * M.token_embd().row_bytes,
-                         x_.data() + t * E, E);
+    kernels::dequantize_weight_row(M.token_embd(), tokens[t], x_.data() + t * E);
 
   for (int64_t l = 0; l < c.n_layer; ++l) {
     const LlamaLayer& L = M.layers()[static_cast<size_t>(l)];

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "model/model_desc.h"
+#include "model/vq_tensors.h"
 
 namespace slimlm {
 namespace {
@@ -85,6 +86,7 @@ Result<ModelDesc> model_from_gguf(const GgufFile& f) {
   if (c.n_vocab == 0)
     if (const TensorRef* e = m.find("token_embd.weight"); e && e->shape.size() == 2) c.n_vocab = e->shape[1];
   c.tied_embeddings = m.find("output.weight") == nullptr;
+  SLIMLM_RETURN_IF_ERROR(attach_vq_tables(m));  // VQ weights take their codebooks along
   return m;
 }
 

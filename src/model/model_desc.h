@@ -12,6 +12,7 @@
 #include "core/dtype.h"
 #include "core/result.h"
 #include "io/gguf.h"
+#include "quant/vq.h"
 #include "tokenizer/vocab.h"
 
 namespace slimlm {
@@ -49,6 +50,9 @@ struct TensorRef {
   // GGUF's interleaved RoPE order with this many heads (as llama.cpp's converter does).
   int64_t permute_heads = 0;
   std::string origin;          // "file:original_name", for messages
+  // VQ types (quant/vq.h): the codebook and row scales, attached by the loader
+  // from the file's "<name>.vq_codebook" / "<name>.vq_scale" tensors.
+  std::shared_ptr<const VqTables> vq;
 
   uint64_t n_elements() const;
   int64_t n_rows() const;      // product of shape[1..]

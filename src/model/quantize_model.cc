@@ -9,6 +9,7 @@
 #include "core/thread_pool.h"
 #include "model/convert.h"
 #include "quant/codec.h"
+#include "quant/vq.h"
 
 namespace slimlm {
 
@@ -31,6 +32,7 @@ Result<QuantizeReport> quantize_model(const ModelDesc& m, const QuantRecipe& r, 
   ThreadPool pool(std::max(1, o.threads));
   ConvertOptions co;
   co.file_type = recipe_file_type(r);
+  co.n_threads = std::max(1, o.threads);  // VQ k-means
   co.type_for = [&](const TensorRef& t) { return recipe_type(r, t, m.config); };
   co.quantize_rows = [&](const TensorRef&, DType d, const float* src, int64_t rows, int64_t n,
                          uint8_t* dst) -> Status {
@@ -53,7 +55,8 @@ Result<QuantizeReport> quantize_model(const ModelDesc& m, const QuantRecipe& r, 
   co.on_tensor = [&](size_t i, size_t count, const std::string& name, DType d, const std::string& note) {
     if (o.on_tensor) o.on_tensor(i, count, name, d, note);
     if (const TensorRef* t = m.find(name))
-      rep.out_bytes += *row_bytes(d, static_cast<uint64_t>(t->shape[0])) * static_cast<uint64_t>(t->n_rows());
+      rep.out_bytes += *row_bytes(d, static_cast<uint64_t>(t->shape[0])) * static_cast<uint64_t>(t->n_rows()) +
+                       vq_aux_bytes(d, t->n_rows());  // a VQ tensor's codebook (+ row scales)
   };
   SLIMLM_RETURN_IF_ERROR(convert_to_gguf(m, out_path, co));
   return rep;

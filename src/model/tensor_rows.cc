@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "quant/codec.h"
+#include "quant/vq.h"
 
 namespace slimlm {
 
@@ -37,9 +38,17 @@ Status read_rows_f32(const TensorRef& t, int64_t r0, int64_t r1, float* out) {
   if (r0 < 0 || r1 < r0 || r1 > t.n_rows() || static_cast<uint64_t>(t.n_rows()) * *rb > t.n_bytes)
     return Error{fmt::format("{}: rows [{}, {}) out of range", t.origin, r0, r1)};
   const int64_t n = t.shape[0];
+  const auto vq = vq_format(t.type);
+  if (vq && (!t.vq || t.vq->codebook.size() != static_cast<size_t>(kVqEntries) * vq->dim ||
+             (vq->row_scale && t.vq->row_scale.size() != static_cast<size_t>(t.n_rows()))))
+    return Error{fmt::format("{}: {} tensor without its codebook/scales ('{}')", t.origin, dtype_name(t.type),
+                             vq_codebook_name(t.name))};
   for (int64_t r = r0; r < r1; ++r) {
-    const uint8_t* src = t.data + static_cast<uint64_t>(source_row(t, r)) * *rb;
-    Status st = dequantize_row(t.type, src, out + (r - r0) * n, n);
+    const int64_t sr = source_row(t, r);
+    const uint8_t* src = t.data + static_cast<uint64_t>(sr) * *rb;
+    Status st = vq ? dequantize_row_vq(t.type, t.vq->codebook.data(), vq->row_scale ? t.vq->row_scale[sr] : 1.0f,
+                                       src, out + (r - r0) * n, n)
+                   : dequantize_row(t.type, src, out + (r - r0) * n, n);
     if (!st.ok()) return Error{fmt::format("{}: {}", t.origin, st.message())};
   }
   return {};
