@@ -66,7 +66,8 @@ Status write_base(LlamaContext& ctx, const std::vector<int32_t>& tokens, int64_t
   po.on_scored = [&](const float* lp, int64_t, int32_t) {
     if (st.ok()) st = w->add(lp);
   };
-  SLIMLM_ASSIGN_OR_RETURN(auto r, perplexity(ctx, tokens, po));
+  auto r = perplexity(ctx, tokens, po);
+  if (!r.ok()) return Error{r.message()};
   SLIMLM_RETURN_IF_ERROR(st);
   return w->finish();
 }

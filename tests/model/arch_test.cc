@@ -25,45 +25,7 @@
 namespace slimlm {
 namespace {
 
-struct ArchRecord {
-  std::vector<int32_t> tokens;
-  int64_t n_vocab = 0;
-  std::vector<float> logits;  // [tokens][n_vocab]
-};
-
-// Reads a <name>.logits.bin golden: per prompt u32 magic, u32 n, u32 vocab,
-// i32 tokens[n], f32 logits[n][vocab].
-std::vector<ArchRecord> read_logits(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::string s((std::istreambuf_iterator<char>(in)), {});
-  std::vector<ArchRecord> out;
-  size_t p = 0;
-  auto u32 = [&](uint32_t& v) {
-    if (p + 4 > s.size()) return false;
-    std::memcpy(&v, s.data() + p, 4);
-    p += 4;
-    return true;
-  };
-  uint32_t magic, n, v;
-  while (u32(magic) && u32(n) && u32(v)) {
-    EXPECT_EQ(magic, 0x4C474C53u) << path;
-    ArchRecord r;
-    r.n_vocab = v;
-    r.tokens.resize(n);
-    r.logits.resize(size_t(n) * v);
-    if (p + 4ull * n + 4ull * n * v > s.size()) {
-      ADD_FAILURE() << path << ": truncated record";
-      break;
-    }
-    std::memcpy(r.tokens.data(), s.data() + p, 4ull * n);
-    p += 4ull * n;
-    std::memcpy(r.logits.data(), s.data() + p, 4ull * n * v);
-    p += 4ull * n * v;
-    out.push_back(std::move(r));
-  }
-  EXPECT_EQ(p, s.size()) << path << ": trailing bytes";
-  return out;
-}
+using test::GoldenRecord;
 
 std::string golden(const std::string& name) { return std::string(SLIMLM_GOLDEN_DIR) + "/" + name; }
 
@@ -103,7 +65,7 @@ class ArchGolden : public ::testing::TestWithParam<ArchCase> {
  protected:
   void SetUp() override {
     const ArchCase& c = GetParam();
-    g_ = read_logits(golden(std::string(c.name) + ".logits.bin"));
+    g_ = test::read_golden_logits(golden(std::string(c.name) + ".logits.bin"));
     ASSERT_EQ(g_.size(), 2u) << "golden " << c.name << ".logits.bin (regenerate with make_arch_models.py)";
     m_ = test::load_llama(golden(std::string(c.name) + ".gguf"));
     ASSERT_TRUE(m_);
@@ -112,7 +74,7 @@ class ArchGolden : public ::testing::TestWithParam<ArchCase> {
     EXPECT_TRUE(m_->rope_neox());
     for (const auto& r : g_) ASSERT_EQ(r.n_vocab, m_->config().n_vocab);
   }
-  std::vector<ArchRecord> g_;
+  std::vector<GoldenRecord> g_;
   std::shared_ptr<const LlamaModel> m_;
 };
 

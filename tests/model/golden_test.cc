@@ -21,39 +21,7 @@
 namespace slimlm {
 namespace {
 
-struct GoldenRecord {
-  std::vector<int32_t> tokens;
-  int64_t n_vocab = 0;
-  std::vector<float> logits;  // [tokens][n_vocab]
-};
-
-std::vector<GoldenRecord> read_goldens(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::string s((std::istreambuf_iterator<char>(in)), {});
-  std::vector<GoldenRecord> out;
-  size_t p = 0;
-  auto u32 = [&](uint32_t& v) {
-    if (p + 4 > s.size()) return false;
-    std::memcpy(&v, s.data() + p, 4);
-    p += 4;
-    return true;
-  };
-  uint32_t magic, n, v;
-  while (u32(magic) && u32(n) && u32(v)) {
-    EXPECT_EQ(magic, 0x4C474C53u);
-    GoldenRecord r;
-    r.n_vocab = v;
-    r.tokens.resize(n);
-    r.logits.resize(size_t(n) * v);
-    if (p + 4 * n + 4ull * n * v > s.size()) break;
-    std::memcpy(r.tokens.data(), s.data() + p, 4 * n);
-    p += 4 * n;
-    std::memcpy(r.logits.data(), s.data() + p, 4ull * n * v);
-    p += 4ull * n * v;
-    out.push_back(std::move(r));
-  }
-  return out;
-}
+using test::GoldenRecord;
 
 std::string golden(const std::string& name) { return std::string(SLIMLM_GOLDEN_DIR) + "/" + name; }
 
@@ -111,7 +79,7 @@ TEST_P(Golden, F32LogitsMatchReference) {
   const Case& c = GetParam();
   auto path = test::shared_path(c.model);
   SLIMLM_REQUIRE_SHARED(path);
-  auto g = read_goldens(golden(std::string(c.name) + ".logits.bin"));
+  auto g = test::read_golden_logits(golden(std::string(c.name) + ".logits.bin"));
   ASSERT_FALSE(g.empty()) << "missing golden " << c.name;
   auto m = load(path, c.tokenizer[0] ? test::shared_path(c.tokenizer) : "");
   ASSERT_TRUE(m);
@@ -127,7 +95,7 @@ TEST_P(Golden, EveryStorageTypeWithinTolerance) {
   const Case& c = GetParam();
   auto path = test::shared_path(c.model);
   SLIMLM_REQUIRE_SHARED(path);
-  auto g = read_goldens(golden(std::string(c.name) + ".logits.bin"));
+  auto g = test::read_golden_logits(golden(std::string(c.name) + ".logits.bin"));
   ASSERT_FALSE(g.empty());
   auto m = load(path, c.tokenizer[0] ? test::shared_path(c.tokenizer) : "");
   ASSERT_TRUE(m);
