@@ -183,85 +183,115 @@ Status LlamaContext::eval(const int32_t* tokens, int64_t n, bool all_logits) {
 void LlamaContext::eval_batch(const int32_t* tokens, int64_t B, bool all_logits, int64_t logit_row0) {
   const LlamaModel& M = *model_;
   const ModelConfig& c = M.config();
-  const int64_t E = c.n_embd, hd = c.head_dim(), kv = kv_dim_, F = c.n_ff, V = c.n_vocab;
-  const int64_t group = c.n_head / c.n_head_kv;
-  const float eps = static_cast<float>(c.rms_eps), scale = 1.0f / std::sqrt(static_cast<float>(hd));
-  const float base = static_cast<float>(c.rope_freq_base);
+  const int64_t E = c.n_embd, V = c.n_vocab;
+  const float eps = static_cast<float>(c.rms_eps);
 
-  for (int64_t t = 0; t < B; ++t)
-    kernels::dequantize_weight_row(M.token_embd(), tokens[t], x_.data() + t * E);
-
-  for (int64_t l = 0; l < c.n_layer; ++l) {
-    const LlamaLayer& L = M.layers()[static_cast<size_t>(l)];
-    for (int64_t t = 0; t < B; ++t) kernels::rmsnorm(&x_[t * E], L.attn_norm.data(), &xn_[t * E], E, eps);
-    if (L.wqkv.data) {
-      const int64_t W = E + 2 * kv;
-      matmul(L.wqkv, xn_.data(), B, qkv_.data(), W);
-      for (int64_t t = 0; t < B; ++t) {
-        std::memcpy(&q_[t * E], &qkv_[t * W], E * sizeof(float));
-        std::memcpy(&k_[t * kv], &qkv_[t * W + E], kv * sizeof(float));
-        std::memcpy(&v_[t * kv], &qkv_[t * W + E + kv], kv * sizeof(float));
-      }
-    } else {
-      matmul(L.wq, xn_.data(), B, q_.data(), E);
-      matmul(L.wk, xn_.data(), B, k_.data(), kv);
-      matmul(L.wv, xn_.data(), B, v_.data(), kv);
-    }
-    float* kc = &k_cache_[static_cast<size_t>(l * n_ctx_ * kv)];
-    float* vc = &v_cache_[static_cast<size_t>(l * n_ctx_ * kv)];
-    for (int64_t t = 0; t < B; ++t) {
-      if (!L.bq.empty()) kernels::add(&q_[t * E], L.bq.data(), E);
-      if (!L.bk.empty()) kernels::add(&k_[t * kv], L.bk.data(), kv);
-      if (!L.bv.empty()) kernels::add(&v_[t * kv], L.bv.data(), kv);
-      const int64_t pos = n_past_ + t;
-      kernels::rope(&q_[t * E], c.n_head, hd, c.n_rot, pos, base, M.rope_freq_scale(), M.rope_neox());
-      kernels::rope(&k_[t * kv], c.n_head_kv, hd, c.n_rot, pos, base, M.rope_freq_scale(), M.rope_neox());
-      std::memcpy(kc + pos * kv, &k_[t * kv], kv * sizeof(float));
-      std::memcpy(vc + pos * kv, &v_[t * kv], kv * sizeof(float));
-    }
-    // Causal attention, one (token, head) pair per work item.
-    pool_.run([&](int ti, int nt) {
-      float* sc = &scores_[static_cast<size_t>(ti) * n_ctx_];
-      const int64_t items = B * c.n_head;
-      for (int64_t it = items * ti / nt; it < items * (ti + 1) / nt; ++it) {
-        const int64_t t = it / c.n_head, h = it % c.n_head, kvh = h / group;
-        const int64_t n_keys = n_past_ + t + 1;
-        const float* qh = &q_[t * E + h * hd];
-        for (int64_t j = 0; j < n_keys; ++j) sc[j] = kernels::dot_f32(qh, kc + j * kv + kvh * hd, hd) * scale;
-        kernels::softmax(sc, n_keys);
-        float* out = &att_out_[t * E + h * hd];
-        std::fill(out, out + hd, 0.0f);
-        for (int64_t j = 0; j < n_keys; ++j) {
-          const float p = sc[j];
-          const float* vj = vc + j * kv + kvh * hd;
-          for (int64_t d = 0; d < hd; ++d) out[d] += p * vj[d];
-        }
-      }
-    });
-    matmul(L.wo, att_out_.data(), B, xn_.data(), E);
-    kernels::add(x_.data(), xn_.data(), B * E);
-
-    for (int64_t t = 0; t < B; ++t) kernels::rmsnorm(&x_[t * E], L.ffn_norm.data(), &xn_[t * E], E, eps);
-    if (L.w_gate_up.data) {
-      matmul(L.w_gate_up, xn_.data(), B, gate_up_.data(), 2 * F);
-      for (int64_t t = 0; t < B; ++t) {
-        std::memcpy(&gate_[t * F], &gate_up_[t * 2 * F], F * sizeof(float));
-        std::memcpy(&up_[t * F], &gate_up_[t * 2 * F + F], F * sizeof(float));
-      }
-    } else {
-      matmul(L.w_gate, xn_.data(), B, gate_.data(), F);
-      matmul(L.w_up, xn_.data(), B, up_.data(), F);
-    }
-    kernels::swiglu(gate_.data(), up_.data(), B * F);
-    matmul(L.w_down, gate_.data(), B, xn_.data(), E);
-    kernels::add(x_.data(), xn_.data(), B * E);
-  }
+  embed(tokens, B, x_.data());
+  for (int64_t l = 0; l < c.n_layer; ++l)
+    layer_forward(M.layers()[static_cast<size_t>(l)], l, x_.data(), B, observer_ ? &observer_ : nullptr);
   n_past_ += B;
 
   if (logit_row0 < 0) return;
   const int64_t first = all_logits ? 0 : B - 1;
   for (int64_t t = first; t < B; ++t) kernels::rmsnorm(&x_[t * E], M.output_norm().data(), &xn_[t * E], E, eps);
   matmul(M.output(), &xn_[first * E], B - first, &logits_[static_cast<size_t>(logit_row0 * V)], V);
+}
+
+void LlamaContext::embed(const int32_t* tokens, int64_t n, float* x) const {
+  const int64_t E = model_->config().n_embd;
+  for (int64_t t = 0; t < n; ++t) kernels::dequantize_weight_row(model_->token_embd(), tokens[t], x + t * E);
+}
+
+Status LlamaContext::run_layer(int64_t l, const LlamaLayer& weights, float* x, int64_t n, const LinearObserver* obs) {
+  if (l < 0 || l >= model_->config().n_layer) return Error{fmt::format("run_layer: no layer {}", l)};
+  if (n <= 0 || n > n_batch_ || n > n_ctx_)
+    return Error{fmt::format("run_layer: {} tokens; the context holds at most {} per call (n_batch {}, n_ctx {})", n,
+                             std::min(n_batch_, n_ctx_), n_batch_, n_ctx_)};
+  n_past_ = 0;  // the sequence starts at position 0 and owns the cache
+  layer_forward(weights, l, x, n, obs);
+  n_past_ = n;
+  return {};
+}
+
+// One decoder layer over B tokens at positions n_past_ .. n_past_ + B - 1: x
+// (B rows of n_embd) is updated in place; layer l's cache rows are written.
+void LlamaContext::layer_forward(const LlamaLayer& L, int64_t l, float* x, int64_t B, const LinearObserver* obs) {
+  const LlamaModel& M = *model_;
+  const ModelConfig& c = M.config();
+  const int64_t E = c.n_embd, hd = c.head_dim(), kv = kv_dim_, F = c.n_ff;
+  const int64_t group = c.n_head / c.n_head_kv;
+  const float eps = static_cast<float>(c.rms_eps), scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  const float base = static_cast<float>(c.rope_freq_base);
+  auto observe = [&](LinearInput slot, const float* in, int64_t n_in) {
+    if (obs) (*obs)(l, slot, in, B, n_in);
+  };
+
+  for (int64_t t = 0; t < B; ++t) kernels::rmsnorm(&x[t * E], L.attn_norm.data(), &xn_[t * E], E, eps);
+  observe(LinearInput::kAttn, xn_.data(), E);
+  if (L.wqkv.data) {
+    const int64_t W = E + 2 * kv;
+    matmul(L.wqkv, xn_.data(), B, qkv_.data(), W);
+    for (int64_t t = 0; t < B; ++t) {
+      std::memcpy(&q_[t * E], &qkv_[t * W], E * sizeof(float));
+      std::memcpy(&k_[t * kv], &qkv_[t * W + E], kv * sizeof(float));
+      std::memcpy(&v_[t * kv], &qkv_[t * W + E + kv], kv * sizeof(float));
+    }
+  } else {
+    matmul(L.wq, xn_.data(), B, q_.data(), E);
+    matmul(L.wk, xn_.data(), B, k_.data(), kv);
+    matmul(L.wv, xn_.data(), B, v_.data(), kv);
+  }
+  float* kc = &k_cache_[static_cast<size_t>(l * n_ctx_ * kv)];
+  float* vc = &v_cache_[static_cast<size_t>(l * n_ctx_ * kv)];
+  for (int64_t t = 0; t < B; ++t) {
+    if (!L.bq.empty()) kernels::add(&q_[t * E], L.bq.data(), E);
+    if (!L.bk.empty()) kernels::add(&k_[t * kv], L.bk.data(), kv);
+    if (!L.bv.empty()) kernels::add(&v_[t * kv], L.bv.data(), kv);
+    const int64_t pos = n_past_ + t;
+    kernels::rope(&q_[t * E], c.n_head, hd, c.n_rot, pos, base, M.rope_freq_scale(), M.rope_neox());
+    kernels::rope(&k_[t * kv], c.n_head_kv, hd, c.n_rot, pos, base, M.rope_freq_scale(), M.rope_neox());
+    std::memcpy(kc + pos * kv, &k_[t * kv], kv * sizeof(float));
+    std::memcpy(vc + pos * kv, &v_[t * kv], kv * sizeof(float));
+  }
+  // Causal attention, one (token, head) pair per work item.
+  pool_.run([&](int ti, int nt) {
+    float* sc = &scores_[static_cast<size_t>(ti) * n_ctx_];
+    const int64_t items = B * c.n_head;
+    for (int64_t it = items * ti / nt; it < items * (ti + 1) / nt; ++it) {
+      const int64_t t = it / c.n_head, h = it % c.n_head, kvh = h / group;
+      const int64_t n_keys = n_past_ + t + 1;
+      const float* qh = &q_[t * E + h * hd];
+      for (int64_t j = 0; j < n_keys; ++j) sc[j] = kernels::dot_f32(qh, kc + j * kv + kvh * hd, hd) * scale;
+      kernels::softmax(sc, n_keys);
+      float* out = &att_out_[t * E + h * hd];
+      std::fill(out, out + hd, 0.0f);
+      for (int64_t j = 0; j < n_keys; ++j) {
+        const float p = sc[j];
+        const float* vj = vc + j * kv + kvh * hd;
+        for (int64_t d = 0; d < hd; ++d) out[d] += p * vj[d];
+      }
+    }
+  });
+  observe(LinearInput::kAttnOut, att_out_.data(), E);
+  matmul(L.wo, att_out_.data(), B, xn_.data(), E);
+  kernels::add(x, xn_.data(), B * E);
+
+  for (int64_t t = 0; t < B; ++t) kernels::rmsnorm(&x[t * E], L.ffn_norm.data(), &xn_[t * E], E, eps);
+  observe(LinearInput::kFfn, xn_.data(), E);
+  if (L.w_gate_up.data) {
+    matmul(L.w_gate_up, xn_.data(), B, gate_up_.data(), 2 * F);
+    for (int64_t t = 0; t < B; ++t) {
+      std::memcpy(&gate_[t * F], &gate_up_[t * 2 * F], F * sizeof(float));
+      std::memcpy(&up_[t * F], &gate_up_[t * 2 * F + F], F * sizeof(float));
+    }
+  } else {
+    matmul(L.w_gate, xn_.data(), B, gate_.data(), F);
+    matmul(L.w_up, xn_.data(), B, up_.data(), F);
+  }
+  kernels::swiglu(gate_.data(), up_.data(), B * F);
+  observe(LinearInput::kFfnDown, gate_.data(), F);
+  matmul(L.w_down, gate_.data(), B, xn_.data(), E);
+  kernels::add(x, xn_.data(), B * E);
 }
 
 }  // namespace slimlm

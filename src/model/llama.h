@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -47,6 +48,14 @@ class LlamaModel {
   float rope_freq_scale_ = 1.0f;
 };
 
+// Where a linear layer of a decoder block reads its input, for calibration:
+// kAttn feeds q, k, v (or the fused qkv), kAttnOut the output projection,
+// kFfn gate and up, kFfnDown the down projection.
+enum class LinearInput { kAttn, kAttnOut, kFfn, kFfnDown };
+// Sees the input rows x [n_tokens][n_in] of one linear input of layer `layer`.
+using LinearObserver =
+    std::function<void(int64_t layer, LinearInput slot, const float* x, int64_t n_tokens, int64_t n_in)>;
+
 // The state of one sequence: KV cache, scratch buffers, logits.
 class LlamaContext {
  public:
@@ -76,6 +85,17 @@ class LlamaContext {
   kernels::ActQuant act_quant() const { return act_quant_; }
   const LlamaModel& model() const { return *model_; }
 
+  // Calibration hooks. An observer set here sees every linear input of every
+  // eval() (e.g. to collect an importance matrix); empty to remove.
+  void set_observer(LinearObserver obs) { observer_ = std::move(obs); }
+  // The token embeddings of `tokens` into x [n][n_embd].
+  void embed(const int32_t* tokens, int64_t n, float* x) const;
+  // Runs decoder layer l with `weights` (the model's own, or a replacement of
+  // the same shapes, e.g. quantized) over one sequence x [n][n_embd] at
+  // positions 0..n-1, in place (n <= n_batch and n_ctx). The cache is reused:
+  // n_past() becomes n. obs, if given, sees the inputs of the linear layers.
+  Status run_layer(int64_t l, const LlamaLayer& weights, float* x, int64_t n, const LinearObserver* obs = nullptr);
+
  private:
   LlamaContext(std::shared_ptr<const LlamaModel> model, int64_t n_ctx, int64_t n_batch, int n_threads,
                kernels::ActQuant act_quant);
@@ -83,10 +103,12 @@ class LlamaContext {
     kernels::matmul(w, x, n_tokens, y, ld_y, pool_, act_quant_);
   }
   void eval_batch(const int32_t* tokens, int64_t n, bool all_logits, int64_t logit_row0);
+  void layer_forward(const LlamaLayer& L, int64_t l, float* x, int64_t B, const LinearObserver* obs);
 
   std::shared_ptr<const LlamaModel> model_;
   int64_t n_ctx_, n_batch_;
   kernels::ActQuant act_quant_;
+  LinearObserver observer_;
   ThreadPool pool_;
   int64_t n_past_ = 0;
   int64_t kv_dim_ = 0;
