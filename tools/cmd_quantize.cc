@@ -2,11 +2,15 @@
 //                 [--keep PATTERN=TYPE ...] [-t N]
 #include <chrono>
 #include <cstdio>
+#include <fstream>
+#include <iterator>
 
 #include <fmt/format.h>
 
 #include "commands.h"
+#include "common.h"
 #include "core/thread_pool.h"
+#include "model/quantize_calibrated.h"
 #include "model/quantize_model.h"
 #include "progress.h"
 #include "quant/recipe.h"
@@ -16,7 +20,8 @@ namespace slimlm::cli {
 namespace {
 
 struct QuantizeArgs {
-  std::string in, out, type, mix, method = "rtn", tokenizer;
+  std::string in, out, type, mix, method = "rtn", tokenizer, calib;
+  int64_t calib_tokens = 0, calib_ctx = 512;
   int group = 0;
   int threads = ThreadPool::default_threads();
   std::vector<std::string> keep;
@@ -26,7 +31,11 @@ struct QuantizeArgs {
 int run_quantize(const QuantizeArgs& a) {
   const auto method = quant_method_from_name(a.method);
   if (!method) {
-    fmt::print(stderr, "error: --method {}: known methods are rtn (round to nearest) and hqq\n", a.method);
+    fmt::print(stderr, "error: --method {}: known methods are rtn, hqq, gptq, awq, awq+gptq, awq+hqq\n", a.method);
+    return 2;
+  }
+  if (method_needs_calibration(*method) && a.calib.empty()) {
+    fmt::print(stderr, "error: --method {} needs calibration text: --calib FILE\n", a.method);
     return 2;
   }
   QuantRecipe r;
@@ -66,6 +75,28 @@ int run_quantize(const QuantizeArgs& a) {
   QuantizeOptions qo;
   qo.method = *method;
   qo.threads = a.threads;
+  if (method_needs_calibration(*method)) {
+    std::ifstream in(a.calib, std::ios::binary);
+    if (!in) {
+      fmt::print(stderr, "error: --calib {}: cannot open\n", a.calib);
+      return 1;
+    }
+    const std::string text((std::istreambuf_iterator<char>(in)), {});
+    std::unique_ptr<Tokenizer> tok;
+    if (!load_tokenizer(a.in, a.tokenizer, &tok)) return 1;
+    int64_t ctx = a.calib_ctx;
+    if (m->config.n_ctx > 0) ctx = std::min<int64_t>(ctx, m->config.n_ctx);
+    const int64_t want = a.calib_tokens > 0 ? a.calib_tokens : 128 * ctx;
+    qo.calib = calibration_sequences(tok->encode(text, false), tok->add_bos() ? tok->bos() : -1, ctx, want);
+    if (qo.calib.empty()) {
+      fmt::print(stderr, "error: --calib {}: shorter than one sequence of {} tokens\n", a.calib, ctx);
+      return 1;
+    }
+    fmt::print(stderr, "calibration: {} sequences of {} tokens from {}\n", qo.calib.size(), ctx, a.calib);
+    qo.on_stage = [&](const std::string& s) {
+      if (!a.quiet) fmt::print(stderr, "  {}\n", s);
+    };
+  }
   Progress progress("quantize", static_cast<int64_t>(m->tensors.size()));
   const auto t0 = std::chrono::steady_clock::now();
   qo.on_tensor = [&](size_t i, size_t n, const std::string& name, DType d, const std::string& note) {
@@ -104,7 +135,14 @@ Action add_quantize(CLI::App& app) {
                   "int2/int3/int4/int8 (with --group) or int4g64-style names, vq2x8 / vq4x8 (+r: row scales)");
   sub->add_option("--mix", a->mix,
                   "llama.cpp-style mix: q2_k, q3_k_s, q3_k_m, q3_k_l, q4_k_s, q4_k_m, q5_k_s, q5_k_m, q6_k, q8_0");
-  sub->add_option("--method", a->method, "How values are chosen: rtn (round to nearest) or hqq")->capture_default_str();
+  sub->add_option("--method", a->method,
+                  "How values are chosen: rtn (round to nearest), hqq, gptq, awq, awq+gptq, awq+hqq "
+                  "(gptq and awq need --calib)")
+      ->capture_default_str();
+  sub->add_option("--calib", a->calib, "Calibration text for gptq / awq");
+  sub->add_option("--calib-tokens", a->calib_tokens, "Calibration tokens (default: 128 sequences)");
+  sub->add_option("--calib-ctx", a->calib_ctx, "Calibration sequence length (at most the model's context)")
+      ->capture_default_str();
   sub->add_option("--group", a->group, "Group size of intN / nf4 types: 32, 64 (default) or 128");
   sub->add_option("--keep", a->keep, "PATTERN=TYPE override, repeatable (glob on tensor names)");
   sub->add_option("-t,--threads", a->threads, "Threads")->capture_default_str();

@@ -8,18 +8,37 @@
 
 #include "core/thread_pool.h"
 #include "model/convert.h"
+#include "model/quantize_calibrated.h"
 #include "quant/codec.h"
 #include "quant/vq.h"
 
 namespace slimlm {
 
+namespace {
+constexpr std::pair<QuantMethod, std::string_view> kMethods[] = {
+    {QuantMethod::kRtn, "rtn"}, {QuantMethod::kHqq, "hqq"},           {QuantMethod::kGptq, "gptq"},
+    {QuantMethod::kAwq, "awq"}, {QuantMethod::kAwqGptq, "awq+gptq"}, {QuantMethod::kAwqHqq, "awq+hqq"}};
+}  // namespace
+
 std::optional<QuantMethod> quant_method_from_name(std::string_view name) {
-  if (name == "rtn") return QuantMethod::kRtn;
-  if (name == "hqq") return QuantMethod::kHqq;
+  if (name == "awq+rtn") return QuantMethod::kAwq;
+  for (const auto& [m, n] : kMethods)
+    if (n == name) return m;
   return std::nullopt;
 }
 
-std::string_view quant_method_name(QuantMethod m) { return m == QuantMethod::kHqq ? "hqq" : "rtn"; }
+std::string_view quant_method_name(QuantMethod m) {
+  for (const auto& [mm, n] : kMethods)
+    if (mm == m) return n;
+  return "?";
+}
+
+bool method_uses_awq(QuantMethod m) {
+  return m == QuantMethod::kAwq || m == QuantMethod::kAwqGptq || m == QuantMethod::kAwqHqq;
+}
+bool method_needs_calibration(QuantMethod m) {
+  return method_uses_awq(m) || m == QuantMethod::kGptq;
+}
 
 Result<QuantizeReport> quantize_model(const ModelDesc& m, const QuantRecipe& r, const std::string& out_path,
                                       const QuantizeOptions& o) {
@@ -30,6 +49,27 @@ Result<QuantizeReport> quantize_model(const ModelDesc& m, const QuantRecipe& r, 
     rep.params += t.n_elements();
   }
   ThreadPool pool(std::max(1, o.threads));
+  const bool hqq_rounding = o.method == QuantMethod::kHqq || o.method == QuantMethod::kAwqHqq;
+  auto round_row = [&](DType d, const float* src, int64_t n, uint8_t* dst) -> Status {
+    return hqq_rounding ? hqq_quantize_row(d, src, dst, n, o.hqq) : quantize_row(d, src, dst, n);
+  };
+  // Calibrated methods quantize the decoder layers first; the rest (token_embd,
+  // output) follows the recipe with the rounding below.
+  ModelDesc calibrated;
+  const ModelDesc* src_model = &m;
+  if (method_needs_calibration(o.method)) {
+    CalibratedOptions cal;
+    cal.sequences = o.calib;
+    cal.awq = method_uses_awq(o.method);
+    cal.threads = std::max(1, o.threads);
+    cal.on_stage = o.on_stage;
+    cal.row_quant = round_row;
+    if (o.method == QuantMethod::kGptq || o.method == QuantMethod::kAwqGptq) {
+      return Error{"gptq: TODO(merge)"};
+    }
+    SLIMLM_ASSIGN_OR_RETURN(calibrated, quantize_layers_calibrated(m, r, cal));
+    src_model = &calibrated;
+  }
   ConvertOptions co;
   co.file_type = recipe_file_type(r);
   co.n_threads = std::max(1, o.threads);  // VQ k-means
@@ -41,8 +81,7 @@ Result<QuantizeReport> quantize_model(const ModelDesc& m, const QuantRecipe& r, 
     Status first;
     pool.parallel_for(rows, [&](int64_t r0, int64_t r1) {
       for (int64_t i = r0; i < r1; ++i) {
-        Status st = o.method == QuantMethod::kHqq ? hqq_quantize_row(d, src + i * n, dst + i * rb, n, o.hqq)
-                                                  : quantize_row(d, src + i * n, dst + i * rb, n);
+        Status st = round_row(d, src + i * n, n, dst + i * rb);
         if (!st.ok()) {
           std::lock_guard<std::mutex> lock(mu);
           if (first.ok()) first = st;
@@ -58,7 +97,7 @@ Result<QuantizeReport> quantize_model(const ModelDesc& m, const QuantRecipe& r, 
       rep.out_bytes += *row_bytes(d, static_cast<uint64_t>(t->shape[0])) * static_cast<uint64_t>(t->n_rows()) +
                        vq_aux_bytes(d, t->n_rows());  // a VQ tensor's codebook (+ row scales)
   };
-  SLIMLM_RETURN_IF_ERROR(convert_to_gguf(m, out_path, co));
+  SLIMLM_RETURN_IF_ERROR(convert_to_gguf(*src_model, out_path, co));
   return rep;
 }
 

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/result.h"
 #include "model/model_desc.h"
@@ -16,14 +17,22 @@
 
 namespace slimlm {
 
-enum class QuantMethod { kRtn, kHqq };
+// How the stored values are chosen. Rounding: rtn, hqq (data-free), gptq
+// (calibrated); awq (calibrated) rescales channels first and composes with any
+// rounding: "awq" = awq+rtn, "awq+gptq", "awq+hqq".
+enum class QuantMethod { kRtn, kHqq, kGptq, kAwq, kAwqGptq, kAwqHqq };
 
-std::optional<QuantMethod> quant_method_from_name(std::string_view name);  // "rtn", "hqq"
+std::optional<QuantMethod> quant_method_from_name(std::string_view name);
 std::string_view quant_method_name(QuantMethod m);
+bool method_uses_awq(QuantMethod m);
+bool method_needs_calibration(QuantMethod m);  // awq or gptq
 
 struct QuantizeOptions {
   QuantMethod method = QuantMethod::kRtn;
   HqqOptions hqq;
+  // Calibration sequences (model/quantize_calibrated.h) for awq / gptq.
+  std::vector<std::vector<int32_t>> calib;
+  std::function<void(const std::string&)> on_stage;  // calibration progress
   int threads = 1;  // rows of a tensor are quantized in parallel
   // Progress: called before each tensor (index, count, name, stored type, note).
   std::function<void(size_t, size_t, const std::string&, DType, const std::string&)> on_tensor;

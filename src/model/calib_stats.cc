@@ -1,0 +1,77 @@
+#include "model/calib_stats.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/thread_pool.h"
+#include "kernels/ops.h"
+
+namespace slimlm {
+
+void accumulate_xtx(const float* x, int64_t n, int64_t n_in, double* h, std::vector<float>& xt, ThreadPool* pool) {
+  constexpr int64_t kChunk = 256;  // tokens per float partial sum
+  xt.resize(static_cast<size_t>(n_in * kChunk));
+  for (int64_t t0 = 0; t0 < n; t0 += kChunk) {
+    const int64_t T = std::min(kChunk, n - t0);
+    for (int64_t t = 0; t < T; ++t)
+      for (int64_t i = 0; i < n_in; ++i) xt[static_cast<size_t>(i * T + t)] = x[(t0 + t) * n_in + i];
+    auto rows = [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; ++i) {
+        const float* a = &xt[static_cast<size_t>(i * T)];
+        double* hi = h + i * n_in;
+        for (int64_t j = 0; j <= i; ++j) hi[j] += kernels::dot_f32(a, &xt[static_cast<size_t>(j * T)], T);
+      }
+    };
+    // Row i costs i dots: split so each thread gets about the same area.
+    if (pool && pool->size() > 1) {
+      pool->run([&](int ti, int nt) {
+        auto edge = [&](int k) {
+          return static_cast<int64_t>(std::llround(n_in * std::sqrt(static_cast<double>(k) / nt)));
+        };
+        rows(edge(ti), edge(ti + 1));
+      });
+    } else {
+      rows(0, n_in);
+    }
+  }
+  // Mirror the lower triangle (the accumulated values are only ever summed into it).
+  for (int64_t i = 0; i < n_in; ++i)
+    for (int64_t j = i + 1; j < n_in; ++j) h[i * n_in + j] = h[j * n_in + i];
+}
+
+LayerStats::LayerStats(const ModelConfig& c, const LayerStatsOptions& o, ThreadPool* pool) : o_(o), pool_(pool) {
+  for (int s = 0; s < 4; ++s) {
+    SlotStats& st = slots_[static_cast<size_t>(s)];
+    st.n_in = s == static_cast<int>(LinearInput::kFfnDown) ? c.n_ff : c.n_embd;
+    if (o_.hessian) st.h.assign(static_cast<size_t>(st.n_in * st.n_in), 0.0);
+    st.abs_sum.assign(static_cast<size_t>(st.n_in), 0.0);
+    st.sq_sum.assign(static_cast<size_t>(st.n_in), 0.0);
+  }
+}
+
+void LayerStats::add(LinearInput slot, const float* x, int64_t n, int64_t n_in) {
+  SlotStats& st = slots_[static_cast<size_t>(slot)];
+  if (n_in != st.n_in || n <= 0) return;
+  if (o_.hessian) {
+    // accumulate_xtx mirrors the full matrix each call; keep only the lower
+    // triangle's sums meaningful by recomputing the mirror (cheap next to the dots).
+    accumulate_xtx(x, n, n_in, st.h.data(), xt_, pool_);
+  }
+  for (int64_t t = 0; t < n; ++t) {
+    const float* r = x + t * n_in;
+    for (int64_t j = 0; j < n_in; ++j) {
+      st.abs_sum[static_cast<size_t>(j)] += std::fabs(r[j]);
+      st.sq_sum[static_cast<size_t>(j)] += static_cast<double>(r[j]) * r[j];
+    }
+    const int64_t global = st.n_tokens + t;
+    if (o_.max_sample > 0 && st.sample_rows() < o_.max_sample && global % std::max<int64_t>(1, o_.sample_stride) == 0)
+      st.sample.insert(st.sample.end(), r, r + n_in);
+  }
+  st.n_tokens += n;
+}
+
+LinearObserver LayerStats::observer() {
+  return [this](int64_t, LinearInput slot, const float* x, int64_t n, int64_t n_in) { add(slot, x, n, n_in); };
+}
+
+}  // namespace slimlm
