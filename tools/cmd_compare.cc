@@ -15,6 +15,7 @@
 #include "common.h"
 #include "core/thread_pool.h"
 #include "eval/compare.h"
+#include "model/quantize_calibrated.h"
 #include "io/atomic_file.h"
 #include "progress.h"
 
@@ -22,7 +23,8 @@ namespace slimlm::cli {
 namespace {
 
 struct CompareArgs {
-  std::string model, tokenizer, file, json_path, plot_path, work_dir, title;
+  std::string model, tokenizer, file, json_path, plot_path, work_dir, title, calib;
+  int64_t calib_tokens = 0, calib_ctx = 512;
   std::string types = "q8_0,q4_0,q4_k_m,nf4,int4g64", methods = "rtn,hqq";
   int64_t n_ctx = 256, chunks = -1, tg = 32;
   int group = 0;
@@ -72,6 +74,25 @@ int run_compare_cmd(const CompareArgs& a) {
   if (tok->add_bos() && tok->bos() >= 0)  // as llama-perplexity: every chunk starts with BOS
     for (size_t c = 0; c + a.n_ctx <= tokens.size(); c += a.n_ctx) tokens[c] = tok->bos();
 
+  std::vector<std::vector<int32_t>> calib;
+  if (!a.calib.empty()) {
+    std::ifstream cin(a.calib, std::ios::binary);
+    if (!cin) {
+      fmt::print(stderr, "error: --calib {}: cannot open\n", a.calib);
+      return 1;
+    }
+    const std::string ctext((std::istreambuf_iterator<char>(cin)), {});
+    int64_t ctx = a.calib_ctx;
+    LoadOptions lo;
+    lo.tokenizer_path = a.tokenizer;
+    if (auto md = load_model(a.model, lo); md.ok() && md->config.n_ctx > 0) ctx = std::min(ctx, md->config.n_ctx);
+    calib = calibration_sequences(tok->encode(ctext, false), tok->add_bos() ? tok->bos() : -1, ctx,
+                                  a.calib_tokens > 0 ? a.calib_tokens : 128 * ctx);
+    if (calib.empty()) {
+      fmt::print(stderr, "error: --calib {}: shorter than one sequence of {} tokens\n", a.calib, ctx);
+      return 1;
+    }
+  }
   namespace fs = std::filesystem;
   const bool own_dir = a.work_dir.empty();
   const std::string dir =
@@ -86,6 +107,7 @@ int run_compare_cmd(const CompareArgs& a) {
   o.tg_tokens = a.tg;
   o.work_dir = dir;
   o.keep_files = a.keep_files;
+  o.calib = std::move(calib);
   std::unique_ptr<Progress> progress;
   std::string stage;
   const size_t n_stages = specs->size() + 1;
@@ -142,7 +164,12 @@ Action add_compare(CLI::App& app) {
   sub->add_option("-f,--file", a->file, "Evaluation text")->required();
   sub->add_option("--types", a->types, "Comma-separated types and mixes (q8_0, q4_k_m, nf4, int4g64, int3, ...)")
       ->capture_default_str();
-  sub->add_option("--methods", a->methods, "Comma-separated methods: rtn, hqq")->capture_default_str();
+  sub->add_option("--methods", a->methods, "Comma-separated methods: rtn, hqq, gptq, awq, awq+gptq, awq+hqq")
+      ->capture_default_str();
+  sub->add_option("--calib", a->calib, "Calibration text for gptq / awq (keep it apart from -f)");
+  sub->add_option("--calib-tokens", a->calib_tokens, "Calibration tokens (default: 128 sequences)");
+  sub->add_option("--calib-ctx", a->calib_ctx, "Calibration sequence length (at most the model's context)")
+      ->capture_default_str();
   sub->add_option("--group", a->group, "Group size for bare intN / nf4 names: 32, 64 or 128");
   sub->add_option("-c,--ctx", a->n_ctx, "Context (chunk) length")->capture_default_str();
   sub->add_option("--chunks", a->chunks, "Chunks to evaluate (-1: all)")->capture_default_str();

@@ -60,10 +60,12 @@ Result<std::vector<CompareSpec>> compare_specs(const std::vector<std::string>& t
     SLIMLM_ASSIGN_OR_RETURN(QuantRecipe r, recipe_from_name(t, group));
     for (const auto& mname : methods) {
       auto m = quant_method_from_name(mname);
-      if (!m) return Error{fmt::format("compare: unknown method '{}' (known: rtn, hqq)", mname)};
+      if (!m)
+        return Error{fmt::format("compare: unknown method '{}' (known: rtn, hqq, gptq, awq, awq+gptq, awq+hqq)", mname)};
       const std::string name = r.mix.empty() ? std::string(dtype_name(*r.type)) : r.mix;
-      if (*m == QuantMethod::kHqq && (!r.type || !hqq_native(*r.type))) {
-        if (skipped) skipped->push_back(name + " hqq");
+      const bool hqq = *m == QuantMethod::kHqq || *m == QuantMethod::kAwqHqq;
+      if (hqq && (!r.type || !hqq_native(*r.type))) {
+        if (skipped) skipped->push_back(name + " " + std::string(quant_method_name(*m)));
         continue;
       }
       specs.push_back({name, r, *m});
@@ -155,6 +157,9 @@ Result<CompareReport> run_compare(const std::vector<int32_t>& tokens, const std:
     QuantizeOptions qo;
     qo.method = s.method;
     qo.threads = o.threads;
+    qo.calib = o.calib;
+    if (method_needs_calibration(s.method) && o.calib.empty())
+      return Error{fmt::format("compare: {} needs calibration text (--calib)", label)};
     const auto t0 = std::chrono::steady_clock::now();
     SLIMLM_ASSIGN_OR_RETURN(QuantizeReport qr, quantize_model(desc, s.recipe, qpath, qo));
     CompareRow row;

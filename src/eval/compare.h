@@ -37,6 +37,7 @@ struct CompareOptions {
   int threads = 1;
   int64_t tg_tokens = 32;  // generation benchmark length; 0 skips it
   int tg_repetitions = 2;
+  std::vector<std::vector<int32_t>> calib;  // calibration sequences for gptq / awq
   std::string work_dir;    // quantized files and the base log-probs go here
   bool keep_files = false; // else each quantized file is deleted after its row
   std::function<void(const std::string&)> on_stage;  // "quantize q4_0 rtn", ...

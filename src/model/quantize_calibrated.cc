@@ -91,6 +91,8 @@ Result<ModelDesc> quantize_layers_calibrated(const ModelDesc& m, const QuantReci
                                "support separate q, k, v, gate, up so far", m.path)};
   int64_t n_ctx = 0;
   for (const auto& s : o.sequences) n_ctx = std::max<int64_t>(n_ctx, static_cast<int64_t>(s.size()));
+  if (c.n_ctx > 0 && n_ctx > c.n_ctx)
+    return Error{fmt::format("calibration: sequences of {} tokens exceed the model's context of {}", n_ctx, c.n_ctx)};
   LlamaContext::Options co;
   co.n_ctx = n_ctx;
   co.n_batch = n_ctx;

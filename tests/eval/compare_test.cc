@@ -40,7 +40,8 @@ TEST(Compare, SpecsAreTheCrossProduct) {
   EXPECT_EQ((*s)[6].name, "q4_1");
   EXPECT_EQ((*s)[6].method, QuantMethod::kHqq);  // q8_0 is also llama.cpp's mix name: every matrix in Q8_0
   EXPECT_FALSE(compare_specs({"q9_9"}, {"rtn"}).ok());
-  EXPECT_FALSE(compare_specs({"q4_0"}, {"gptq"}).ok());
+  EXPECT_FALSE(compare_specs({"q4_0"}, {"gptq2"}).ok());
+  EXPECT_EQ((*compare_specs({"q4_0"}, {"awq+gptq"}))[0].method, QuantMethod::kAwqGptq);
   EXPECT_EQ((*compare_specs({"int3"}, {"rtn"}, 32))[0].name, "int3g32");
 }
 

@@ -106,7 +106,12 @@ TEST(QuantizeModel, SameBytesForAnyThreadCount) {
 TEST(QuantizeModel, MethodNames) {
   EXPECT_EQ(quant_method_from_name("hqq"), QuantMethod::kHqq);
   EXPECT_EQ(quant_method_from_name("rtn"), QuantMethod::kRtn);
-  EXPECT_EQ(quant_method_from_name("gptq"), std::nullopt);
+  EXPECT_EQ(quant_method_from_name("awq+gptq"), QuantMethod::kAwqGptq);
+  EXPECT_EQ(quant_method_from_name("awq+rtn"), QuantMethod::kAwq);
+  EXPECT_EQ(quant_method_from_name("gptq+awq"), std::nullopt);  // awq comes first
+  EXPECT_TRUE(method_needs_calibration(QuantMethod::kGptq));
+  EXPECT_FALSE(method_needs_calibration(QuantMethod::kHqq));
+  EXPECT_TRUE(method_uses_awq(QuantMethod::kAwqHqq));
   EXPECT_EQ(quant_method_name(QuantMethod::kHqq), "hqq");
 }
 
