@@ -1,6 +1,7 @@
 #include "model/quantize_calibrated.h"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <map>
@@ -160,6 +161,7 @@ Result<ModelDesc> quantize_layers_calibrated(const ModelDesc& m, const QuantReci
     rep.seconds_stats += since(t0);
 
     // 2. AWQ: scale salient input channels up, fold the inverse into the producer.
+    std::array<std::vector<float>, 4> slot_scale;  // AWQ's s per input slot (empty: 1)
     if (o.awq) {
       stage(fmt::format("layer {}/{}: awq scale search", l + 1, c.n_layer));
       t0 = Clock::now();
@@ -202,6 +204,7 @@ Result<ModelDesc> quantize_layers_calibrated(const ModelDesc& m, const QuantReci
         rep.awq_loss_plain += ar.loss_plain;
         rep.awq_loss += ar.loss;
         const std::vector<float>& s = ar.scales;
+        slot_scale[static_cast<size_t>(g.slot)] = s;
         for (const char* cname : g.consumers) {
           Mat& mt = find(cname);
           const int64_t rows = (Lf.*mt.view).n_out;
@@ -230,6 +233,29 @@ Result<ModelDesc> quantize_layers_calibrated(const ModelDesc& m, const QuantReci
           for (int64_t i = 0; i < n_in; ++i)
             for (int64_t j = 0; j < n_in; ++j)
               ss.h[static_cast<size_t>(i * n_in + j)] /= static_cast<double>(s[static_cast<size_t>(i)]) * s[static_cast<size_t>(j)];
+      }
+      // AWQ's clipping search (with row-wise rounding; GPTQ corrects errors itself).
+      if (!o.gptq && o.awq_options.clip) {
+        stage(fmt::format("layer {}/{}: awq clipping search", l + 1, c.n_layer));
+        for (auto& mt : mats) {
+          if (traits(mt.type).block_size <= 1) continue;  // float types: nothing to clip for
+          const SlotStats& ss = st.slot(mt.slot);
+          const int64_t n_in = ss.n_in, stride = 4, m_all = ss.sample_rows();
+          std::vector<float> xs;
+          const std::vector<float>& sc = slot_scale[static_cast<size_t>(mt.slot)];
+          for (int64_t t = 0; t < m_all; t += stride)
+            for (int64_t j = 0; j < n_in; ++j)
+              xs.push_back(ss.sample[static_cast<size_t>(t * n_in + j)] / (sc.empty() ? 1.0f : sc[static_cast<size_t>(j)]));
+          const int64_t block = traits(mt.type).block_size;
+          const DType t = mt.type;
+          const BlockQuantDequant qdq = [&, t, block](const float* in, float* out) -> Status {
+            uint8_t q[512];
+            SLIMLM_RETURN_IF_ERROR(o.row_quant(t, in, block, q));
+            return dequantize_row(t, q, out, block);
+          };
+          SLIMLM_RETURN_IF_ERROR(awq_clip(mt.w.data(), (Lf.*mt.view).n_out, n_in, block, xs.data(),
+                                          static_cast<int64_t>(xs.size()) / n_in, qdq, 20, &pool));
+        }
       }
       rep.seconds_awq += since(t0);
     }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <mutex>
 
 #include <fmt/format.h>
 
@@ -74,6 +75,57 @@ Result<AwqResult> awq_search(const std::vector<AwqMatrix>& group, int64_t n_in, 
     }
   }
   return best;
+}
+
+Status awq_clip(float* w, int64_t rows, int64_t n_in, int64_t block, const float* x, int64_t m,
+                const BlockQuantDequant& qdq, int n_grid, ThreadPool* pool) {
+  if (block <= 0 || n_in % block != 0 || m <= 0 || n_grid < 1)
+    return Error{fmt::format("awq clip: bad arguments (n_in {}, block {}, samples {})", n_in, block, m)};
+  const int64_t nb = n_in / block;
+  // Sample columns block by block, contiguous: xb[g][t][k].
+  std::vector<float> xb(static_cast<size_t>(m * n_in));
+  for (int64_t g = 0; g < nb; ++g)
+    for (int64_t t = 0; t < m; ++t)
+      std::copy(x + t * n_in + g * block, x + t * n_in + (g + 1) * block, xb.begin() + (g * m + t) * block);
+  std::mutex mu;
+  Status first;
+  auto part = [&](int64_t r0, int64_t r1) {
+    std::vector<float> org(static_cast<size_t>(m)), c(static_cast<size_t>(block)), q(static_cast<size_t>(block)),
+        best(static_cast<size_t>(block));
+    for (int64_t r = r0; r < r1; ++r)
+      for (int64_t g = 0; g < nb; ++g) {
+        float* wg = w + r * n_in + g * block;
+        const float* xg = &xb[static_cast<size_t>(g * m * block)];
+        float amax = 0;
+        for (int64_t k = 0; k < block; ++k) amax = std::max(amax, std::fabs(wg[k]));
+        if (amax == 0) continue;
+        for (int64_t t = 0; t < m; ++t) org[static_cast<size_t>(t)] = kernels::dot_f32(xg + t * block, wg, block);
+        double best_err = INFINITY;
+        for (int i = 0; i < n_grid; ++i) {
+          const float lim = amax * (1.0f - 0.5f * static_cast<float>(i) / static_cast<float>(n_grid));
+          for (int64_t k = 0; k < block; ++k) c[static_cast<size_t>(k)] = std::clamp(wg[k], -lim, lim);
+          Status st = qdq(c.data(), q.data());
+          if (!st.ok()) {
+            std::lock_guard<std::mutex> lock(mu);
+            if (first.ok()) first = st;
+            return;
+          }
+          double err = 0;
+          for (int64_t t = 0; t < m; ++t) {
+            const double d = org[static_cast<size_t>(t)] - kernels::dot_f32(xg + t * block, q.data(), block);
+            err += d * d;
+          }
+          if (err < best_err) {
+            best_err = err;
+            best = c;
+          }
+        }
+        std::copy(best.begin(), best.end(), wg);
+      }
+  };
+  if (pool) pool->parallel_for(rows, part, 4);
+  else part(0, rows);
+  return first;
 }
 
 }  // namespace slimlm

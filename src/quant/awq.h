@@ -22,7 +22,8 @@ namespace slimlm {
 class ThreadPool;
 
 struct AwqOptions {
-  int n_grid = 20;  // α in {0, 1/n, ..., (n-1)/n}
+  int n_grid = 20;    // α in {0, 1/n, ..., (n-1)/n}
+  bool clip = true;   // the clipping search (awq_clip) after scaling, with row-wise rounding
 };
 
 struct AwqResult {
@@ -47,5 +48,14 @@ using QuantDequant = std::function<Status(size_t k, float* w, int64_t rows, int6
 Result<AwqResult> awq_search(const std::vector<AwqMatrix>& group, int64_t n_in, const float* x, int64_t m,
                              const std::vector<double>& mean_abs, const QuantDequant& qdq, const AwqOptions& o,
                              ThreadPool* pool);
+
+// AWQ's clipping search: for each row and each block of `block` values along
+// it (the format's block), limit |w| to ratio × the block's largest |w|, for
+// ratio in {1, 1 - 0.5/n, ..., 0.5 + 0.5/n}, and keep the ratio minimising
+// Σ_t (x_t,g · (w_g − Q(clip(w_g))))² over the sample rows x (m × n_in). w is
+// clipped in place. qdq quantizes and dequantizes one block (`block` values).
+using BlockQuantDequant = std::function<Status(const float* in, float* out)>;
+Status awq_clip(float* w, int64_t rows, int64_t n_in, int64_t block, const float* x, int64_t m,
+                const BlockQuantDequant& qdq, int n_grid, ThreadPool* pool);
 
 }  // namespace slimlm
