@@ -74,7 +74,7 @@ nlohmann::json compare_json(const CompareReport& r) {
 }
 
 std::string compare_pareto_svg(const CompareReport& r, const std::string& title) {
-  constexpr double W = 760, H = 480, L = 80, R = 170, T = 50, B = 60;
+  constexpr double W = 980, H = 620, L = 80, R = 170, T = 50, B = 60;
   std::vector<size_t> pts;
   for (size_t i = 0; i < r.rows.size(); ++i)
     if (!r.rows[i].base && r.rows[i].kld > 0 && std::isfinite(r.rows[i].kld)) pts.push_back(i);
