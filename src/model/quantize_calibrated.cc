@@ -151,7 +151,10 @@ Result<ModelDesc> quantize_layers_calibrated(const ModelDesc& m, const QuantReci
     LayerStatsOptions so;
     so.hessian = static_cast<bool>(o.gptq);
     so.max_sample = o.awq ? 512 : 0;
-    so.sample_stride = std::max<int64_t>(1, n_tokens / 512);
+    // An odd stride, so that the kept rows are not the same positions of every
+    // sequence (a stride dividing the sequence length would keep the BOS
+    // position, an attention sink with outsized activations, again and again).
+    so.sample_stride = std::max<int64_t>(1, n_tokens / 512) | 1;
     LayerStats st(c, so, &pool);
     const LinearObserver obs = st.observer();
     for (size_t s = 0; s < states.size(); ++s) {
