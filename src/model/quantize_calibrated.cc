@@ -122,13 +122,13 @@ Result<ModelDesc> quantize_layers_calibrated(const ModelDesc& m, const QuantReci
   for (int64_t l = 0; l < c.n_layer; ++l) {
     const LlamaLayer& Lf = model->layers()[static_cast<size_t>(l)];
     const std::string pre = fmt::format("blk.{}.", l);
-    std::vector<Mat> mats = {{"attn_q", &LlamaLayer::wq, LinearInput::kAttn},
-                             {"attn_k", &LlamaLayer::wk, LinearInput::kAttn},
-                             {"attn_v", &LlamaLayer::wv, LinearInput::kAttn},
-                             {"attn_output", &LlamaLayer::wo, LinearInput::kAttnOut},
-                             {"ffn_gate", &LlamaLayer::w_gate, LinearInput::kFfn},
-                             {"ffn_up", &LlamaLayer::w_up, LinearInput::kFfn},
-                             {"ffn_down", &LlamaLayer::w_down, LinearInput::kFfnDown}};
+    std::vector<Mat> mats = {{"attn_q", &LlamaLayer::wq, LinearInput::kAttn, {}, DType::F32, nullptr},
+                             {"attn_k", &LlamaLayer::wk, LinearInput::kAttn, {}, DType::F32, nullptr},
+                             {"attn_v", &LlamaLayer::wv, LinearInput::kAttn, {}, DType::F32, nullptr},
+                             {"attn_output", &LlamaLayer::wo, LinearInput::kAttnOut, {}, DType::F32, nullptr},
+                             {"ffn_gate", &LlamaLayer::w_gate, LinearInput::kFfn, {}, DType::F32, nullptr},
+                             {"ffn_up", &LlamaLayer::w_up, LinearInput::kFfn, {}, DType::F32, nullptr},
+                             {"ffn_down", &LlamaLayer::w_down, LinearInput::kFfnDown, {}, DType::F32, nullptr}};
     auto find = [&](const char* suffix) -> Mat& {
       for (auto& mt : mats)
         if (std::string(mt.suffix) == suffix) return mt;
