@@ -18,6 +18,29 @@ float dot_f32(const float* a, const float* b, int64_t n) {
   return acc[0] + tail;
 }
 
+void dot4_f32(const float* a0, const float* a1, const float* a2, const float* a3, const float* b, int64_t n,
+              float* out) {
+  // dot_f32's order for each row, four rows at once: b is loaded once per step.
+  float acc[4][16] = {};
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (int j = 0; j < 16; ++j) {
+      const float bj = b[i + j];
+      acc[0][j] += a0[i + j] * bj;
+      acc[1][j] += a1[i + j] * bj;
+      acc[2][j] += a2[i + j] * bj;
+      acc[3][j] += a3[i + j] * bj;
+    }
+  const float* a[4] = {a0, a1, a2, a3};
+  for (int r = 0; r < 4; ++r) {
+    float tail = 0.0f;
+    for (int64_t k = i; k < n; ++k) tail += a[r][k] * b[k];
+    for (int w = 8; w >= 1; w /= 2)
+      for (int j = 0; j < w; ++j) acc[r][j] += acc[r][j + w];
+    out[r] = acc[r][0] + tail;
+  }
+}
+
 void rmsnorm(const float* x, const float* w, float* y, int64_t n, float eps) {
   double ss = 0.0;
   for (int64_t i = 0; i < n; ++i) ss += static_cast<double>(x[i]) * x[i];

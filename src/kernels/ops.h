@@ -9,6 +9,9 @@ namespace slimlm::kernels {
 
 // Dot product of two fp32 vectors of length n (fixed summation order).
 float dot_f32(const float* a, const float* b, int64_t n);
+// out[r] = dot_f32(a_r, b, n) for four rows, bit for bit, loading b once.
+void dot4_f32(const float* a0, const float* a1, const float* a2, const float* a3, const float* b, int64_t n,
+              float* out);
 
 // y = x / sqrt(mean(x^2) + eps) * w        x, y: [n], w: [n]
 void rmsnorm(const float* x, const float* w, float* y, int64_t n, float eps);
