@@ -9,6 +9,7 @@
 #include "core/thread_pool.h"
 #include "model/convert.h"
 #include "model/quantize_calibrated.h"
+#include "quant/gptq.h"
 #include "quant/codec.h"
 #include "quant/vq.h"
 
@@ -65,7 +66,15 @@ Result<QuantizeReport> quantize_model(const ModelDesc& m, const QuantRecipe& r, 
     cal.on_stage = o.on_stage;
     cal.row_quant = round_row;
     if (o.method == QuantMethod::kGptq || o.method == QuantMethod::kAwqGptq) {
-      return Error{"gptq: TODO(merge)"};
+      cal.gptq = [&](DType t, const float* w, int64_t rows, int64_t cols, const double* h, uint8_t* out) -> Status {
+        if (!gptq_supports(t)) {  // e.g. the k-quants: round this matrix row by row instead
+          if (o.on_stage) o.on_stage(fmt::format("note: gptq has no grid for {} yet: rounding to nearest", dtype_name(t)));
+          const uint64_t rb = *row_bytes(t, static_cast<uint64_t>(cols));
+          for (int64_t i = 0; i < rows; ++i) SLIMLM_RETURN_IF_ERROR(round_row(t, w + i * cols, cols, out + i * rb));
+          return {};
+        }
+        return gptq_quantize(t, w, rows, cols, h, o.gptq, out, nullptr, &pool);
+      };
     }
     SLIMLM_ASSIGN_OR_RETURN(calibrated, quantize_layers_calibrated(m, r, cal));
     src_model = &calibrated;

@@ -12,6 +12,7 @@
 
 #include "core/result.h"
 #include "model/model_desc.h"
+#include "quant/gptq.h"
 #include "quant/hqq.h"
 #include "quant/recipe.h"
 
@@ -30,6 +31,7 @@ bool method_needs_calibration(QuantMethod m);  // awq or gptq
 struct QuantizeOptions {
   QuantMethod method = QuantMethod::kRtn;
   HqqOptions hqq;
+  GptqOptions gptq;
   // Calibration sequences (model/quantize_calibrated.h) for awq / gptq.
   std::vector<std::vector<int32_t>> calib;
   std::function<void(const std::string&)> on_stage;  // calibration progress
