@@ -4,9 +4,9 @@
 // rounds column by column onto this grid, so it needs, per format, the grid
 // and a way to write the chosen codes back without touching the scales.
 //
-// Formats: Q8_0, Q5_0, Q5_1, Q4_0, Q4_1, IQ4_NL, and slimlm's NF4 and INTn
-// groups (one block = one group with a scalar header). The k-quants (two-level
-// scales over 256 elements) are not covered yet.
+// Formats: Q8_0, Q5_0, Q5_1, Q4_0, Q4_1, IQ4_NL, slimlm's NF4 and INTn groups
+// (one grid per block), and the k-quants Q2_K … Q6_K (one grid per 16- or
+// 32-element sub-block of the 256-element super-block). Not IQ4_XS.
 #pragma once
 
 #include <cstdint>
@@ -28,9 +28,9 @@ struct BlockGrid {
 // True when the format's blocks have a grid here.
 bool has_block_grid(DType t);
 
-// The grid of a block's elements (all elements of these formats share it),
-// read from the block's bytes (as written by the format's quantizer).
-BlockGrid block_grid(DType t, const uint8_t* block);
+// The grid of element j of a block, read from the block's bytes (as written
+// by the format's quantizer).
+BlockGrid block_grid(DType t, const uint8_t* block, int j = 0);
 
 // Writes level indices k[0..block_size) into the block's code bits, keeping
 // its header (scales, min).

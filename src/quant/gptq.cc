@@ -80,7 +80,7 @@ Status gptq_quantize(DType t, const float* w, int64_t rows, int64_t cols, const 
                      uint8_t* out, GptqReport* report, ThreadPool* pool) {
   const auto t0 = std::chrono::steady_clock::now();
   if (!gptq_supports(t))
-    return Error{fmt::format("gptq: no block grid for {} yet (supported: q8_0, q5_0, q5_1, q4_0, q4_1, iq4_nl, nf4, intN)",
+    return Error{fmt::format("gptq: no block grid for {} yet (supported: q8_0, q5_x, q4_x, iq4_nl, q2_k..q6_k, nf4, intN)",
                              dtype_name(t))};
   const int64_t G = traits(t).block_size;
   const auto rb_opt = row_bytes(t, static_cast<uint64_t>(std::max<int64_t>(cols, 0)));
@@ -118,7 +118,6 @@ Status gptq_quantize(DType t, const float* w, int64_t rows, int64_t cols, const 
   auto work = [&](int64_t r0, int64_t r1) {
     std::vector<float> ww;  // the tile's compensated weights
     std::vector<int> codes(static_cast<size_t>(G));
-    std::vector<BlockGrid> grids(kTile);
     double local = 0;
     for (int64_t rt = r0; rt < r1; rt += kTile) {
       const int64_t nr = std::min(kTile, r1 - rt);
@@ -131,7 +130,6 @@ Status gptq_quantize(DType t, const float* w, int64_t rows, int64_t cols, const 
         for (int64_t r = 0; r < nr; ++r) {
           uint8_t* blk = out + static_cast<uint64_t>(rt + r) * rb + static_cast<uint64_t>(g0 / G) * bb;
           (void)quantize_row(t, &ww[static_cast<size_t>(r * cols + g0)], blk, G);
-          grids[static_cast<size_t>(r)] = block_grid(t, blk);
         }
         std::vector<std::vector<int>> k(static_cast<size_t>(nr), std::vector<int>(static_cast<size_t>(G)));
         for (int64_t i = g0; i < g0 + G; ++i) {
@@ -139,7 +137,8 @@ Status gptq_quantize(DType t, const float* w, int64_t rows, int64_t cols, const 
           const float uii = ui[i];
           for (int64_t r = 0; r < nr; ++r) {
             float* wr = &ww[static_cast<size_t>(r * cols)];
-            const BlockGrid& gr = grids[static_cast<size_t>(r)];
+            const uint8_t* blk = out + static_cast<uint64_t>(rt + r) * rb + static_cast<uint64_t>(g0 / G) * bb;
+            const BlockGrid gr = block_grid(t, blk, static_cast<int>(i - g0));  // k-quants: per sub-block
             const int ki = gr.nearest(wr[i]);
             k[static_cast<size_t>(r)][static_cast<size_t>(i - g0)] = ki;
             const float q = gr.value(ki);

@@ -19,7 +19,8 @@ namespace slimlm {
 namespace {
 
 std::vector<DType> grid_types() {
-  std::vector<DType> v = {DType::Q8_0, DType::Q5_0, DType::Q5_1, DType::Q4_0, DType::Q4_1, DType::IQ4_NL};
+  std::vector<DType> v = {DType::Q8_0, DType::Q5_0, DType::Q5_1, DType::Q4_0, DType::Q4_1, DType::IQ4_NL,
+                          DType::Q2_K,  DType::Q3_K, DType::Q4_K, DType::Q5_K, DType::Q6_K};
   for (uint32_t id = 1000; id < 1030; ++id)
     if (has_block_grid(static_cast<DType>(id))) v.push_back(static_cast<DType>(id));
   return v;
@@ -36,9 +37,9 @@ TEST(BlockGrid, RtnCodesAreOnTheGridAndWriteBack) {
       std::vector<uint8_t> b(traits(t).type_size), b2;
       ASSERT_TRUE(quantize_row(t, x.data(), b.data(), G).ok());
       ASSERT_TRUE(dequantize_row(t, b.data(), y.data(), G).ok());
-      const BlockGrid g = block_grid(t, b.data());
       std::vector<int> k(G);
       for (int j = 0; j < G; ++j) {
+        const BlockGrid g = block_grid(t, b.data(), j);
         k[j] = g.nearest(y[j]);
         ASSERT_EQ(g.value(k[j]), y[j]) << dtype_name(t) << " element " << j;  // RTN values are grid values
       }
@@ -46,13 +47,13 @@ TEST(BlockGrid, RtnCodesAreOnTheGridAndWriteBack) {
       set_block_codes(t, k.data(), b2.data());
       EXPECT_EQ(b2, b) << dtype_name(t);  // writing the same codes back gives the same bytes
       // Any codes write and decode to exactly the grid values.
-      for (int j = 0; j < G; ++j) k[j] = static_cast<int>(rng() % g.n_levels);
+      for (int j = 0; j < G; ++j) k[j] = static_cast<int>(rng() % block_grid(t, b.data(), j).n_levels);
       set_block_codes(t, k.data(), b2.data());
       ASSERT_TRUE(dequantize_row(t, b2.data(), z.data(), G).ok());
-      for (int j = 0; j < G; ++j) ASSERT_EQ(z[j], g.value(k[j])) << dtype_name(t);
+      for (int j = 0; j < G; ++j) ASSERT_EQ(z[j], block_grid(t, b.data(), j).value(k[j])) << dtype_name(t) << " " << j;
     }
   }
-  EXPECT_FALSE(has_block_grid(DType::Q4_K));
+  EXPECT_FALSE(has_block_grid(DType::IQ4_XS));
 }
 
 // Correlated activations with a few large channels, as real ones are: one
@@ -126,7 +127,7 @@ TEST(Gptq, ErrorsAndDeadColumns) {
   std::vector<float> y(64);
   ASSERT_TRUE(dequantize_row(DType::Q4_0, out.data(), y.data(), 64).ok());
   for (float v : y) EXPECT_EQ(v, 0.0f);  // dead columns are zeroed, as GPTQ does
-  EXPECT_FALSE(gptq_quantize(DType::Q4_K, w.data(), 1, 256, h.data(), {}, out.data()).ok());  // no grid yet
+  EXPECT_FALSE(gptq_quantize(DType::IQ4_XS, w.data(), 1, 256, h.data(), {}, out.data()).ok());  // no grid yet
   EXPECT_FALSE(gptq_quantize(DType::Q4_0, w.data(), 4, 48, h.data(), {}, out.data()).ok());   // not whole blocks
   h[0] = NAN;
   EXPECT_FALSE(gptq_quantize(DType::Q4_0, w.data(), 4, 64, h.data(), {}, out.data()).ok());
