@@ -75,24 +75,8 @@ int run_compare_cmd(const CompareArgs& a) {
     for (size_t c = 0; c + a.n_ctx <= tokens.size(); c += a.n_ctx) tokens[c] = tok->bos();
 
   std::vector<std::vector<int32_t>> calib;
-  if (!a.calib.empty()) {
-    std::ifstream cin(a.calib, std::ios::binary);
-    if (!cin) {
-      fmt::print(stderr, "error: --calib {}: cannot open\n", a.calib);
-      return 1;
-    }
-    const std::string ctext((std::istreambuf_iterator<char>(cin)), {});
-    int64_t ctx = a.calib_ctx;
-    LoadOptions lo;
-    lo.tokenizer_path = a.tokenizer;
-    if (auto md = load_model(a.model, lo); md.ok() && md->config.n_ctx > 0) ctx = std::min(ctx, md->config.n_ctx);
-    calib = calibration_sequences(tok->encode(ctext, false), tok->add_bos() ? tok->bos() : -1, ctx,
-                                  a.calib_tokens > 0 ? a.calib_tokens : 128 * ctx);
-    if (calib.empty()) {
-      fmt::print(stderr, "error: --calib {}: shorter than one sequence of {} tokens\n", a.calib, ctx);
-      return 1;
-    }
-  }
+  if (!a.calib.empty() && !load_calibration(a.model, a.tokenizer, {a.calib, a.calib_tokens, a.calib_ctx}, &calib))
+    return 1;
   namespace fs = std::filesystem;
   const bool own_dir = a.work_dir.empty();
   const std::string dir =

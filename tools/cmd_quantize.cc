@@ -76,23 +76,7 @@ int run_quantize(const QuantizeArgs& a) {
   qo.method = *method;
   qo.threads = a.threads;
   if (method_needs_calibration(*method)) {
-    std::ifstream in(a.calib, std::ios::binary);
-    if (!in) {
-      fmt::print(stderr, "error: --calib {}: cannot open\n", a.calib);
-      return 1;
-    }
-    const std::string text((std::istreambuf_iterator<char>(in)), {});
-    std::unique_ptr<Tokenizer> tok;
-    if (!load_tokenizer(a.in, a.tokenizer, &tok)) return 1;
-    int64_t ctx = a.calib_ctx;
-    if (m->config.n_ctx > 0) ctx = std::min<int64_t>(ctx, m->config.n_ctx);
-    const int64_t want = a.calib_tokens > 0 ? a.calib_tokens : 128 * ctx;
-    qo.calib = calibration_sequences(tok->encode(text, false), tok->add_bos() ? tok->bos() : -1, ctx, want);
-    if (qo.calib.empty()) {
-      fmt::print(stderr, "error: --calib {}: shorter than one sequence of {} tokens\n", a.calib, ctx);
-      return 1;
-    }
-    fmt::print(stderr, "calibration: {} sequences of {} tokens from {}\n", qo.calib.size(), ctx, a.calib);
+    if (!load_calibration(a.in, a.tokenizer, {a.calib, a.calib_tokens, a.calib_ctx}, &qo.calib)) return 1;
     qo.on_stage = [&](const std::string& s) {
       if (!a.quiet) fmt::print(stderr, "  {}\n", s);
     };

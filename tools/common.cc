@@ -1,6 +1,12 @@
 #include "common.h"
 
+#include <algorithm>
+#include <fstream>
+#include <iterator>
+
 #include <fmt/format.h>
+
+#include "model/quantize_calibrated.h"
 
 namespace slimlm::cli {
 namespace {
@@ -46,6 +52,29 @@ bool load_for_inference(const std::string& path, const std::string& tokenizer_pa
     return false;
   }
   out->model = *m;
+  return true;
+}
+
+bool load_calibration(const std::string& model_path, const std::string& tokenizer_path, const CalibArgs& a,
+                      std::vector<std::vector<int32_t>>* out) {
+  std::ifstream in(a.file, std::ios::binary);
+  if (!in) {
+    fmt::print(stderr, "error: --calib {}: cannot open\n", a.file);
+    return false;
+  }
+  const std::string text((std::istreambuf_iterator<char>(in)), {});
+  ModelDesc desc;
+  std::unique_ptr<Tokenizer> tok;
+  if (!load_desc_and_tokenizer(model_path, tokenizer_path, &desc, &tok)) return false;
+  int64_t ctx = a.ctx;
+  if (desc.config.n_ctx > 0) ctx = std::min<int64_t>(ctx, desc.config.n_ctx);
+  *out = calibration_sequences(tok->encode(text, false), tok->add_bos() ? tok->bos() : -1, ctx,
+                               a.tokens > 0 ? a.tokens : 128 * ctx);
+  if (out->empty()) {
+    fmt::print(stderr, "error: --calib {}: shorter than one sequence of {} tokens\n", a.file, ctx);
+    return false;
+  }
+  fmt::print(stderr, "calibration: {} sequences of {} tokens from {}\n", out->size(), ctx, a.file);
   return true;
 }
 

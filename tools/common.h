@@ -3,6 +3,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "model/llama.h"
 #include "tokenizer/tokenizer.h"
@@ -20,5 +21,16 @@ bool load_for_inference(const std::string& path, const std::string& tokenizer_pa
 
 // Loads only the tokenizer of a model file (no weights needed).
 bool load_tokenizer(const std::string& path, const std::string& tokenizer_path, std::unique_ptr<Tokenizer>* out);
+
+// Calibration sequences (--calib FILE --calib-tokens N --calib-ctx C) for the
+// model at `model_path`: the text tokenized with the model's tokenizer, cut
+// into sequences of at most C tokens (capped at the model's context), N tokens
+// in all (0: 128 sequences). Prints the error and returns false on failure.
+struct CalibArgs {
+  std::string file;
+  int64_t tokens = 0, ctx = 512;
+};
+bool load_calibration(const std::string& model_path, const std::string& tokenizer_path, const CalibArgs& a,
+                      std::vector<std::vector<int32_t>>* out);
 
 }  // namespace slimlm::cli

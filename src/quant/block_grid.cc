@@ -52,21 +52,6 @@ void put_q5(const int* k, uint8_t* qh, uint8_t* qs) {
 // ---- k-quants: positions of element e (0..255) in the layouts of
 // dequantize_k.cc, and its sub-block's scale and min.
 
-void scale_min_k4(int g, const uint8_t* q, int& sc, int& m) {
-  if (g < 4) {
-    sc = q[g] & 63;
-    m = q[g + 4] & 63;
-  } else {
-    sc = (q[g + 4] & 0x0f) | ((q[g - 4] >> 6) << 4);
-    m = (q[g + 4] >> 4) | ((q[g] >> 6) << 4);
-  }
-}
-
-int scale_q3_k(int g, const uint8_t* s) {
-  const int lo = g < 8 ? (s[g] & 0x0f) : (s[g - 8] >> 4);
-  return lo | ((s[8 + g % 4] >> (2 * (g / 4))) & 3) << 4;
-}
-
 // Q2_K / Q3_K: group (of 16), byte offset in the 64-byte qs, bit shift.
 struct Pos2 {
   int group, byte, shift, half, s;

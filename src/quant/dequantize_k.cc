@@ -6,32 +6,6 @@
 #include "quant/codec_internal.h"
 
 namespace slimlm::quant_internal {
-namespace {
-
-// Q4_K/Q5_K: 6-bit scale and min of group g (0..7) from the 12 packed bytes.
-// Groups 0-3 keep theirs in the low 6 bits of bytes 0-3 (scale) and 4-7 (min);
-// groups 4-7 split theirs into a nibble of bytes 8-11 plus the top 2 bits of
-// bytes 0-7.
-inline void scale_min_k4(int g, const uint8_t* q, int& sc, int& m) {
-  if (g < 4) {
-    sc = q[g] & 63;
-    m = q[g + 4] & 63;
-  } else {
-    sc = (q[g + 4] & 0x0f) | ((q[g - 4] >> 6) << 4);
-    m = (q[g + 4] >> 4) | ((q[g] >> 6) << 4);
-  }
-}
-
-// Q3_K: 6-bit scale of group g (0..15), before the -32 offset. Low 4 bits are
-// nibbles of bytes 0-7 (low nibble for g < 8, high for g >= 8); the high 2
-// bits are bit pair g / 4 of byte 8 + g % 4.
-inline int scale_q3_k(int g, const uint8_t* s) {
-  const int lo = g < 8 ? (s[g] & 0x0f) : (s[g - 8] >> 4);
-  const int hi = (s[8 + g % 4] >> (2 * (g / 4))) & 3;
-  return lo | hi << 4;
-}
-
-}  // namespace
 
 // Each 128-element half uses 32 bytes of qs; byte l holds elements l, l + 32,
 // l + 64, l + 96 of that half (2 bits each, low bits first). Groups of 16.

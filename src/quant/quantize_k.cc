@@ -59,17 +59,6 @@ void pack_scales_k4(const uint8_t* ls, const uint8_t* lm, uint8_t* s) {
   }
 }
 
-// The 6-bit scale and min of group j back from pack_scales_k4's bytes.
-void unpack_scale_k4(int j, const uint8_t* s, int& sc, int& m) {
-  if (j < 4) {
-    sc = s[j] & 63;
-    m = s[j + 4] & 63;
-  } else {
-    sc = (s[j + 4] & 0x0f) | (s[j - 4] >> 6) << 4;
-    m = (s[j + 4] >> 4) | (s[j] >> 6) << 4;
-  }
-}
-
 // Q3_K's signed 6-bit group scale j (before the -32 offset): low nibble in
 // byte j (j < 8) or the high nibble of byte j - 8, high two bits in bit pair
 // j / 4 of byte 8 + j % 4.
@@ -80,10 +69,6 @@ void put_scale_q3(int j, int biased, uint8_t* s) {
     s[j - 8] = static_cast<uint8_t>(s[j - 8] | (biased & 0x0f) << 4);
   }
   s[8 + j % 4] = static_cast<uint8_t>(s[8 + j % 4] | (biased >> 4) << (2 * (j / 4)));
-}
-int get_scale_q3(int j, const uint8_t* s) {
-  const int lo = j < 8 ? (s[j] & 0x0f) : (s[j - 8] >> 4);
-  return lo | ((s[8 + j % 4] >> (2 * (j / 4))) & 3) << 4;
 }
 
 // Step 3 for the asymmetric types: code of x + dm on the grid d, in [0, nmax].
@@ -167,7 +152,7 @@ void block_q3_k(const float* x, block_q3_K& b) {
   }
   const float d_all = fp16_to_fp32(b.d);
   for (int j = 0; j < QK_K / 16; ++j) {
-    const float d = d_all * static_cast<float>(get_scale_q3(j, b.scales) - 32);
+    const float d = d_all * static_cast<float>(scale_q3_k(j, b.scales) - 32);
     if (d == 0.0f) continue;
     for (int i = 0; i < 16; ++i) {
       L[16 * j + i] = static_cast<int8_t>(std::clamp(nearest_int(x[16 * j + i] / d), -4, 3) + 4);
@@ -219,7 +204,7 @@ void block_k4(const float* x, int nmax, const ScaleMinSearch& search, Block& b, 
   const float d_all = fp16_to_fp32(b.d), dmin_all = fp16_to_fp32(b.dmin);
   for (int j = 0; j < QK_K / 32; ++j) {
     int sc, m;
-    unpack_scale_k4(j, b.scales, sc, m);
+    scale_min_k4(j, b.scales, sc, m);
     const float d = d_all * static_cast<float>(sc);
     if (d == 0.0f) continue;
     const float dm = dmin_all * static_cast<float>(m);

@@ -105,6 +105,14 @@ check "--group with a GGUF type refused" test $rc -eq 2
 "$SLIMLM" quantize -m "$S/stories260K/stories260K.gguf" -o "$tmp/x.gguf" --type q4_0 --method gptq 2> "$tmp/qm.log"; rc=$?
 check "unknown method refused" test $rc -eq 2
 
+# calibrated methods: gptq needs --calib; awq+gptq writes a model that runs
+"$SLIMLM" quantize -m "$S/stories260K/stories260K.gguf" -o "$tmp/x.gguf" --type q4_0 --method gptq 2> "$tmp/qc.log"; rc=$?
+check "gptq without --calib refused" test $rc -eq 2
+head -c 30000 "$SHARED/data/tinystories_valid_head.txt" > "$tmp/calib.txt"
+"$SLIMLM" quantize -m "$S/stories260K/stories260K.gguf" -o "$tmp/g.gguf" --type q4_0 --method awq+gptq --calib "$tmp/calib.txt" --calib-tokens 1024 --calib-ctx 128 -t 2 -q 2> "$tmp/qg2.log"
+"$SLIMLM" run -m "$tmp/g.gguf" -p "Once upon a time" -n 8 --temp 0 > "$tmp/grun.txt" 2>/dev/null
+check "awq+gptq model runs" grep -q "Once upon a time" "$tmp/grun.txt"
+
 # compare: table on stdout, JSON and SVG written
 head -c 20000 "$SHARED/data/tinystories_valid_head.txt" > "$tmp/cmp.txt"
 "$SLIMLM" compare -m "$S/stories260K/stories260K.gguf" -f "$tmp/cmp.txt" --types q8_0,int4 --methods rtn,hqq -c 128 --chunks 3 --tg 4 -t 1 --json "$tmp/cmp.json" --plot "$tmp/cmp.svg" > "$tmp/cmp.md" 2> "$tmp/cmp.log"
