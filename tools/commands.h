@@ -21,5 +21,6 @@ Action add_quantize(CLI::App& app);
 Action add_needle(CLI::App& app);
 Action add_mc(CLI::App& app);
 Action add_compare(CLI::App& app);
+Action add_imatrix(CLI::App& app);
 
 }  // namespace slimlm::cli

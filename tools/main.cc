@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   actions["needle"] = slimlm::cli::add_needle(app);
   actions["mc"] = slimlm::cli::add_mc(app);
   actions["compare"] = slimlm::cli::add_compare(app);
+  actions["imatrix"] = slimlm::cli::add_imatrix(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -113,6 +113,10 @@ head -c 30000 "$SHARED/data/tinystories_valid_head.txt" > "$tmp/calib.txt"
 "$SLIMLM" run -m "$tmp/g.gguf" -p "Once upon a time" -n 8 --temp 0 > "$tmp/grun.txt" 2>/dev/null
 check "awq+gptq model runs" grep -q "Once upon a time" "$tmp/grun.txt"
 
+# imatrix: llama.cpp's format, one entry per decoder matrix
+"$SLIMLM" imatrix -m "$S/stories260K/stories260K.gguf" -f "$tmp/calib.txt" -o "$tmp/s.imatrix" -c 128 --chunks 4 -t 2 2> "$tmp/im.log"
+check "imatrix written" py "import struct;d=open('$tmp/s.imatrix','rb').read();assert struct.unpack_from('<i',d,0)[0]==35"
+
 # compare: table on stdout, JSON and SVG written
 head -c 20000 "$SHARED/data/tinystories_valid_head.txt" > "$tmp/cmp.txt"
 "$SLIMLM" compare -m "$S/stories260K/stories260K.gguf" -f "$tmp/cmp.txt" --types q8_0,int4 --methods rtn,hqq -c 128 --chunks 3 --tg 4 -t 1 --json "$tmp/cmp.json" --plot "$tmp/cmp.svg" > "$tmp/cmp.md" 2> "$tmp/cmp.log"
