@@ -13,6 +13,7 @@
 #include "model/quantize_calibrated.h"
 #include "model/quantize_model.h"
 #include "progress.h"
+#include "quant/imatrix.h"
 #include "quant/recipe.h"
 #include "quant/vq.h"
 
@@ -20,7 +21,7 @@ namespace slimlm::cli {
 namespace {
 
 struct QuantizeArgs {
-  std::string in, out, type, mix, method = "rtn", tokenizer, calib;
+  std::string in, out, type, mix, method = "rtn", tokenizer, calib, imatrix;
   int64_t calib_tokens = 0, calib_ctx = 512;
   int group = 0;
   int threads = ThreadPool::default_threads();
@@ -75,6 +76,18 @@ int run_quantize(const QuantizeArgs& a) {
   QuantizeOptions qo;
   qo.method = *method;
   qo.threads = a.threads;
+  Imatrix imatrix;
+  if (!a.imatrix.empty()) {
+    auto im = load_imatrix(a.imatrix);
+    if (!im.ok()) {
+      fmt::print(stderr, "error: --imatrix: {}\n", im.message());
+      return 1;
+    }
+    imatrix = std::move(im).value();
+    qo.imatrix = &imatrix;
+    fmt::print(stderr, "imatrix: {} entries from {} ({} chunks); weighted rounding for q4_0, q5_0, iq4_nl\n",
+               imatrix.entries.size(), a.imatrix, imatrix.chunks);
+  }
   if (method_needs_calibration(*method)) {
     if (!load_calibration(a.in, a.tokenizer, {a.calib, a.calib_tokens, a.calib_ctx}, &qo.calib)) return 1;
     qo.on_stage = [&](const std::string& s) {
@@ -124,6 +137,7 @@ Action add_quantize(CLI::App& app) {
                   "(gptq and awq need --calib)")
       ->capture_default_str();
   sub->add_option("--calib", a->calib, "Calibration text for gptq / awq");
+  sub->add_option("--imatrix", a->imatrix, "Importance matrix (llama.cpp's format; slimlm imatrix writes one)");
   sub->add_option("--calib-tokens", a->calib_tokens, "Calibration tokens (default: 128 sequences)");
   sub->add_option("--calib-ctx", a->calib_ctx, "Calibration sequence length (at most the model's context)")
       ->capture_default_str();

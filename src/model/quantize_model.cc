@@ -83,14 +83,19 @@ Result<QuantizeReport> quantize_model(const ModelDesc& m, const QuantRecipe& r, 
   co.file_type = recipe_file_type(r);
   co.n_threads = std::max(1, o.threads);  // VQ k-means
   co.type_for = [&](const TensorRef& t) { return recipe_type(r, t, m.config); };
-  co.quantize_rows = [&](const TensorRef&, DType d, const float* src, int64_t rows, int64_t n,
+  co.quantize_rows = [&](const TensorRef& t, DType d, const float* src, int64_t rows, int64_t n,
                          uint8_t* dst) -> Status {
     const uint64_t rb = *row_bytes(d, static_cast<uint64_t>(n));
+    std::vector<float> importance;
+    if (o.imatrix && !hqq_rounding && has_weighted_quantizer(d))
+      if (const ImatrixEntry* e = o.imatrix->find(t.name); e && static_cast<int64_t>(e->values.size()) == n)
+        importance = e->importance();
     std::mutex mu;
     Status first;
     pool.parallel_for(rows, [&](int64_t r0, int64_t r1) {
       for (int64_t i = r0; i < r1; ++i) {
-        Status st = round_row(d, src + i * n, n, dst + i * rb);
+        Status st = importance.empty() ? round_row(d, src + i * n, n, dst + i * rb)
+                                       : quantize_row_weighted(d, src + i * n, dst + i * rb, n, importance.data());
         if (!st.ok()) {
           std::lock_guard<std::mutex> lock(mu);
           if (first.ok()) first = st;

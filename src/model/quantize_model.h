@@ -14,6 +14,7 @@
 #include "model/model_desc.h"
 #include "quant/gptq.h"
 #include "quant/hqq.h"
+#include "quant/imatrix.h"
 #include "quant/recipe.h"
 
 namespace slimlm {
@@ -32,6 +33,9 @@ struct QuantizeOptions {
   QuantMethod method = QuantMethod::kRtn;
   HqqOptions hqq;
   GptqOptions gptq;
+  // Importance matrix (llama.cpp's imatrix): weights the rounding of the types
+  // that have a weighted quantizer (has_weighted_quantizer); null: none.
+  const Imatrix* imatrix = nullptr;
   // Calibration sequences (model/quantize_calibrated.h) for awq / gptq.
   std::vector<std::vector<int32_t>> calib;
   std::function<void(const std::string&)> on_stage;  // calibration progress

@@ -26,6 +26,13 @@ Status dequantize_row(DType type, const void* src, float* dst, int64_t n);
 // The reverse: writes row_bytes(type, n) bytes to dst. Same errors.
 Status quantize_row(DType type, const float* src, void* dst, int64_t n);
 
+// Quantizes one whole row (n elements) weighting each element's error by
+// importance[j] (an importance-matrix row, n floats), as llama-quantize
+// --imatrix does, bit for bit, for Q4_0, Q5_0 and IQ4_NL; other types, or a
+// null importance, take quantize_row's path.
+Status quantize_row_weighted(DType type, const float* src, void* dst, int64_t n, const float* importance);
+bool has_weighted_quantizer(DType type);
+
 bool can_dequantize(DType type);
 bool can_quantize(DType type);
 

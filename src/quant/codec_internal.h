@@ -41,6 +41,10 @@ void dequantize_slim(DType t, const uint8_t* src, float* dst, int64_t nb);
 
 // ---- quantizers ------------------------------------------------------------
 void quantize_slim(DType t, const float* src, uint8_t* dst, int64_t nb);
+// With an importance vector (ggml's imatrix path), bit-exact with ggml.
+void quantize_q4_0_weighted(const float* src, uint8_t* dst, int64_t nb, const float* qw);
+void quantize_q5_0_weighted(const float* src, uint8_t* dst, int64_t nb, const float* qw);
+void quantize_iq4_nl_weighted(const float* src, uint8_t* dst, int64_t nb, const float* qw);
 // One Q5_1 block from 32 codes (0..31) and d, m (stored as fp16).
 void write_q5_1_block(const uint8_t* q, float d, float m, uint8_t* dst);
 void quantize_f16(const float* src, uint8_t* dst, int64_t n);

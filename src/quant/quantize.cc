@@ -168,6 +168,43 @@ void write_q5_1_block(const uint8_t* q, float d, float m, uint8_t* dst) {
   store_block(b, dst);
 }
 
+// ggml's quantize_row_q4_0_impl / q5_0_impl with quant_weights: per block,
+// weights qw · sqrt(σ² + x²) (σ² = mean x² of the whole row) and the
+// weighted make_qx_quants search (search_scale_sym).
+void quantize_q4_0_weighted(const float* src, uint8_t* dst, int64_t nb, const float* qw) {
+  float sum_x2 = 0;
+  for (int64_t j = 0; j < nb * QK4_0; ++j) sum_x2 += mul_round(src[j], src[j]);
+  const float sigma2 = sum_x2 / static_cast<float>(nb * QK4_0);
+  for (int64_t i = 0; i < nb; ++i, src += QK4_0, dst += sizeof(block_q4_0), qw += QK4_0) {
+    float weight[QK4_0];
+    for (int j = 0; j < QK4_0; ++j) weight[j] = mul_round(qw[j], std::sqrt(sigma2 + mul_round(src[j], src[j])));
+    int8_t L[QK4_0];
+    const float d = search_scale_sym(QK4_0, 8, src, L, weight);
+    block_q4_0 b;
+    b.d = fp32_to_fp16(d);
+    for (int j = 0; j < QK4_0 / 2; ++j) b.qs[j] = static_cast<uint8_t>(L[j] | L[j + 16] << 4);
+    store_block(b, dst);
+  }
+}
+
+void quantize_q5_0_weighted(const float* src, uint8_t* dst, int64_t nb, const float* qw) {
+  float sum_x2 = 0;
+  for (int64_t j = 0; j < nb * QK5_0; ++j) sum_x2 += mul_round(src[j], src[j]);
+  const float sigma2 = sum_x2 / static_cast<float>(nb * QK5_0);
+  for (int64_t i = 0; i < nb; ++i, src += QK5_0, dst += sizeof(block_q5_0), qw += QK5_0) {
+    float weight[QK5_0];
+    for (int j = 0; j < QK5_0; ++j) weight[j] = mul_round(qw[j], std::sqrt(sigma2 + mul_round(src[j], src[j])));
+    int8_t L[QK5_0];
+    const float d = search_scale_sym(QK5_0, 16, src, L, weight);
+    block_q5_0 b;
+    b.d = fp32_to_fp16(d);
+    uint8_t q[32];
+    for (int j = 0; j < 32; ++j) q[j] = static_cast<uint8_t>(L[j]);
+    pack_q5(q, b);
+    store_block(b, dst);
+  }
+}
+
 // x = d * q, d = amax / 127, q = roundf(x / d) (half away from zero).
 void quantize_q8_0(const float* src, uint8_t* dst, int64_t nb) {
   for (int64_t i = 0; i < nb; ++i, src += QK8_0, dst += sizeof(block_q8_0)) {
@@ -251,6 +288,30 @@ QuantFn quantizer(DType type) {
 }
 
 }  // namespace
+
+Status quantize_row_weighted(DType type, const float* src, void* dst, int64_t n, const float* importance) {
+  using namespace quant_internal;
+  void (*fn)(const float*, uint8_t*, int64_t, const float*) = nullptr;
+  switch (type) {
+    case DType::Q4_0: fn = quantize_q4_0_weighted; break;
+    case DType::Q5_0: fn = quantize_q5_0_weighted; break;
+    case DType::IQ4_NL: fn = quantize_iq4_nl_weighted; break;
+    default: break;
+  }
+  if (importance == nullptr || fn == nullptr) return quantize_row(type, src, dst, n);
+  const uint32_t block = traits(type).block_size;
+  if (n < 0 || n % block != 0)
+    return Error{fmt::format("quantize {}: {} elements is not a whole number of {}-element blocks", dtype_name(type),
+                             n, block)};
+  if (n == 0) return {};
+  if (src == nullptr || dst == nullptr) return Error{fmt::format("quantize {}: null buffer", dtype_name(type))};
+  fn(src, static_cast<uint8_t*>(dst), n / block, importance);
+  return {};
+}
+
+bool has_weighted_quantizer(DType type) {
+  return type == DType::Q4_0 || type == DType::Q5_0 || type == DType::IQ4_NL;
+}
 
 bool can_quantize(DType type) {
   return type == DType::F32 || quantizer(type) != nullptr || slim_format(type).has_value();

@@ -62,11 +62,12 @@ void fit(const float* xb, const float* weight, float id, float& sumqx, float& su
   }
 }
 
-// The least-squares scale of one 32-element group (0 for a near-zero group).
-// L receives the codes of the initial pick (ggml recomputes them later).
-float group_scale(const float* xb, uint8_t* L) {
+// The least-squares scale of one 32-element group (0 for a near-zero group)
+// under per-element weights (x² when null). L receives the codes of the
+// initial pick (ggml recomputes them later).
+float group_scale(const float* xb, uint8_t* L, const float* w = nullptr) {
   float weight[kGroup];
-  for (int j = 0; j < kGroup; ++j) weight[j] = xb[j] * xb[j];
+  for (int j = 0; j < kGroup; ++j) weight[j] = w ? w[j] : xb[j] * xb[j];
   float amax = 0, max = 0;
   for (int j = 0; j < kGroup; ++j) {
     const float ax = std::fabs(xb[j]);
@@ -110,6 +111,26 @@ void quantize_iq4_nl(const float* src, uint8_t* dst, int64_t nb) {
     block_iq4_nl b;
     b.d = fp32_to_fp16(scale);
     // Codes are re-picked with the unrounded scale, as ggml does.
+    const float id = scale != 0.0f ? 1 / scale : 0;
+    for (int j = 0; j < QK4_NL; ++j) L[j] = static_cast<uint8_t>(best_index(id * src[j]));
+    pack_codes(L, QK4_NL, b.qs);
+    store_block(b, dst);
+  }
+}
+
+// With an importance vector (ggml's quantize_row_iq4_nl_impl with
+// quant_weights): weights qw · sqrt(σ² + x²), σ² = 2 · mean x² of the block.
+void quantize_iq4_nl_weighted(const float* src, uint8_t* dst, int64_t nb, const float* qw) {
+  for (int64_t i = 0; i < nb; ++i, src += QK4_NL, dst += sizeof(block_iq4_nl), qw += QK4_NL) {
+    float sigma2 = 0;
+    for (int j = 0; j < QK4_NL; ++j) sigma2 += mul_round(src[j], src[j]);
+    sigma2 = mul_round(sigma2, 2.f / QK4_NL);
+    float weight[QK4_NL];
+    for (int j = 0; j < QK4_NL; ++j) weight[j] = mul_round(qw[j], std::sqrt(sigma2 + mul_round(src[j], src[j])));
+    uint8_t L[QK4_NL];
+    const float scale = group_scale(src, L, weight);
+    block_iq4_nl b;
+    b.d = fp32_to_fp16(scale);
     const float id = scale != 0.0f ? 1 / scale : 0;
     for (int j = 0; j < QK4_NL; ++j) L[j] = static_cast<uint8_t>(best_index(id * src[j]));
     pack_codes(L, QK4_NL, b.qs);
