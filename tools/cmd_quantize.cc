@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <set>
 #include <iterator>
 
 #include <fmt/format.h>
@@ -13,6 +14,7 @@
 #include "model/quantize_calibrated.h"
 #include "model/quantize_model.h"
 #include "progress.h"
+#include "quant/codec.h"
 #include "quant/imatrix.h"
 #include "quant/recipe.h"
 #include "quant/vq.h"
@@ -95,6 +97,7 @@ int run_quantize(const QuantizeArgs& a) {
     };
   }
   Progress progress("quantize", static_cast<int64_t>(m->tensors.size()));
+  std::set<DType> unweighted;  // types told once that the imatrix does not apply
   const auto t0 = std::chrono::steady_clock::now();
   qo.on_tensor = [&](size_t i, size_t n, const std::string& name, DType d, const std::string& note) {
     const TensorRef* t = m->find(name);
@@ -104,6 +107,9 @@ int run_quantize(const QuantizeArgs& a) {
                                 sec > 0 ? static_cast<double>(in_bytes) * i / n / sec / 1e6 : 0.0, name,
                                 dtype_name(d)));
     if (!note.empty() && !a.quiet) fmt::print(stderr, "\nnote: {}: {}\n", name, note);
+    if (qo.imatrix && traits(d).block_size > 1 && !has_weighted_quantizer(d) && unweighted.insert(d).second)
+      fmt::print(stderr, "\nnote: --imatrix is not used for {} yet (only q4_0, q5_0, iq4_nl): its tensors are "
+                         "rounded without it\n", dtype_name(d));
     if (t)
       out_bytes += *row_bytes(d, static_cast<uint64_t>(t->shape[0])) * static_cast<uint64_t>(t->n_rows()) +
                    vq_aux_bytes(d, t->n_rows());  // codebook (+ row scales) of a VQ tensor
