@@ -3,7 +3,6 @@
 //                [--work-dir DIR] [--keep-files] [--tg N]
 #include <unistd.h>
 
-#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -15,7 +14,6 @@
 #include "common.h"
 #include "core/thread_pool.h"
 #include "eval/compare.h"
-#include "model/quantize_calibrated.h"
 #include "io/atomic_file.h"
 #include "progress.h"
 
@@ -67,12 +65,7 @@ int run_compare_cmd(const CompareArgs& a) {
   const std::string text((std::istreambuf_iterator<char>(in)), {});
   std::unique_ptr<Tokenizer> tok;
   if (!load_tokenizer(a.model, a.tokenizer, &tok)) return 1;
-  std::vector<int32_t> tokens;
-  if (tok->add_bos() && tok->bos() >= 0) tokens.push_back(tok->bos());
-  const auto body = tok->encode(text, false);
-  tokens.insert(tokens.end(), body.begin(), body.end());
-  if (tok->add_bos() && tok->bos() >= 0)  // as llama-perplexity: every chunk starts with BOS
-    for (size_t c = 0; c + a.n_ctx <= tokens.size(); c += a.n_ctx) tokens[c] = tok->bos();
+  const std::vector<int32_t> tokens = chunked_tokens(*tok, text, a.n_ctx);  // as llama-perplexity
 
   std::vector<std::vector<int32_t>> calib;
   if (!a.calib.empty() && !load_calibration(a.model, a.tokenizer, {a.calib, a.calib_tokens, a.calib_ctx}, &calib))

@@ -37,17 +37,12 @@ int run_imatrix(const ImatrixArgs& a) {
     return 2;
   }
   // As llama-imatrix: chunks of n_ctx tokens, each starting with BOS.
-  const Tokenizer& tok = *lm.tokenizer;
-  std::vector<int32_t> tokens;
-  if (tok.add_bos() && tok.bos() >= 0) tokens.push_back(tok.bos());
-  const auto body = tok.encode(text, false);
-  tokens.insert(tokens.end(), body.begin(), body.end());
+  const std::vector<int32_t> tokens = chunked_tokens(*lm.tokenizer, text, a.n_ctx);
   std::vector<std::vector<int32_t>> chunks;
   for (size_t p = 0; p + static_cast<size_t>(a.n_ctx) <= tokens.size(); p += static_cast<size_t>(a.n_ctx)) {
     if (a.chunks >= 0 && static_cast<int64_t>(chunks.size()) >= a.chunks) break;
     chunks.emplace_back(tokens.begin() + static_cast<std::ptrdiff_t>(p),
                         tokens.begin() + static_cast<std::ptrdiff_t>(p + a.n_ctx));
-    if (tok.add_bos() && tok.bos() >= 0) chunks.back()[0] = tok.bos();
   }
   if (chunks.empty()) {
     fmt::print(stderr, "error: {}: {} tokens, fewer than one chunk of {}\n", a.file, tokens.size(), a.n_ctx);

@@ -112,15 +112,9 @@ int run_perplexity(const PplArgs& a) {
     return 1;
   }
   const Tokenizer& tok = *lm.tokenizer;
-  std::vector<int32_t> tokens;
-  if (tok.add_bos() && tok.bos() >= 0) tokens.push_back(tok.bos());
-  auto body = tok.encode(text, false);
-  tokens.insert(tokens.end(), body.begin(), body.end());
+  std::vector<int32_t> tokens = chunked_tokens(tok, text, a.n_ctx);  // each chunk starts with BOS
   const int64_t avail = static_cast<int64_t>(tokens.size()) / a.n_ctx;
   const int64_t n_chunks = a.chunks >= 0 ? std::min(a.chunks, avail) : avail;
-  // As llama.cpp: each chunk starts with BOS when the vocabulary adds one.
-  if (tok.add_bos() && tok.bos() >= 0)
-    for (int64_t c = 0; c < avail; ++c) tokens[static_cast<size_t>(c * a.n_ctx)] = tok.bos();
 
   auto ctx = make_context(lm, a, a.n_ctx);
   if (!ctx) return 1;

@@ -2,16 +2,13 @@
 //                 [--keep PATTERN=TYPE ...] [-t N]
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <set>
-#include <iterator>
 
 #include <fmt/format.h>
 
 #include "commands.h"
 #include "common.h"
 #include "core/thread_pool.h"
-#include "model/quantize_calibrated.h"
 #include "model/quantize_model.h"
 #include "progress.h"
 #include "quant/codec.h"

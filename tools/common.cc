@@ -55,6 +55,18 @@ bool load_for_inference(const std::string& path, const std::string& tokenizer_pa
   return true;
 }
 
+std::vector<int32_t> chunked_tokens(const Tokenizer& tok, const std::string& text, int64_t n_ctx) {
+  const bool bos = tok.add_bos() && tok.bos() >= 0;
+  std::vector<int32_t> tokens;
+  if (bos) tokens.push_back(tok.bos());
+  const auto body = tok.encode(text, false);
+  tokens.insert(tokens.end(), body.begin(), body.end());
+  if (bos && n_ctx > 0)
+    for (size_t c = 0; c + static_cast<size_t>(n_ctx) <= tokens.size(); c += static_cast<size_t>(n_ctx))
+      tokens[c] = tok.bos();
+  return tokens;
+}
+
 bool load_calibration(const std::string& model_path, const std::string& tokenizer_path, const CalibArgs& a,
                       std::vector<std::vector<int32_t>>* out) {
   std::ifstream in(a.file, std::ios::binary);

@@ -22,6 +22,12 @@ bool load_for_inference(const std::string& path, const std::string& tokenizer_pa
 // Loads only the tokenizer of a model file (no weights needed).
 bool load_tokenizer(const std::string& path, const std::string& tokenizer_path, std::unique_ptr<Tokenizer>* out);
 
+// The text's tokens as llama-perplexity / llama-imatrix cut them: BOS first
+// (when the vocabulary adds one), then every whole chunk of n_ctx tokens
+// starts with BOS too (its first token replaced). A partial last chunk is
+// kept unchanged at the end.
+std::vector<int32_t> chunked_tokens(const Tokenizer& tok, const std::string& text, int64_t n_ctx);
+
 // Calibration sequences (--calib FILE --calib-tokens N --calib-ctx C) for the
 // model at `model_path`: the text tokenized with the model's tokenizer, cut
 // into sequences of at most C tokens (capped at the model's context), N tokens

@@ -1,5 +1,6 @@
 #include "eval/compare.h"
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 
@@ -123,12 +124,10 @@ Result<CompareReport> run_compare(const std::vector<int32_t>& tokens, const std:
     SLIMLM_RETURN_IF_ERROR(ws);
     SLIMLM_RETURN_IF_ERROR(writer->finish());
     CompareRow row;
-    row.type = fmt::format("{} (base)", dtype_name(base_model->desc().tensors.front().type));
-    for (const auto& t : base_model->desc().tensors)
-      if (t.shape.size() == 2) {
-        row.type = fmt::format("{} (base)", dtype_name(t.type));
-        break;
-      }
+    // The base is named by the type of its first matrix (its norms are F32 in any case).
+    const auto& ts = base_model->desc().tensors;
+    const auto first_matrix = std::find_if(ts.begin(), ts.end(), [](const TensorRef& t) { return t.shape.size() == 2; });
+    row.type = fmt::format("{} (base)", dtype_name(first_matrix != ts.end() ? first_matrix->type : ts.front().type));
     row.method = "-";
     row.base = true;
     row.ppl = pr.ppl;

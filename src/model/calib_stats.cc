@@ -34,12 +34,23 @@ void accumulate_xtx(const float* x, int64_t n, int64_t n_in, double* h, std::vec
       rows(0, n_in);
     }
   }
-  // Mirror the lower triangle (the accumulated values are only ever summed into it).
-  for (int64_t i = 0; i < n_in; ++i)
-    for (int64_t j = i + 1; j < n_in; ++j) h[i * n_in + j] = h[j * n_in + i];
+}
+
+void mirror_lower(double* h, int64_t n) {
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = i + 1; j < n; ++j) h[i * n + j] = h[j * n + i];
+}
+
+void LayerStats::finish() {
+  for (auto& st : slots_)
+    if (!st.h.empty()) mirror_lower(st.h.data(), st.n_in);
 }
 
 LayerStats::LayerStats(const ModelConfig& c, const LayerStatsOptions& o, ThreadPool* pool) : o_(o), pool_(pool) {
+  // An odd stride, so that the kept rows are not the same positions of every
+  // sequence: a stride dividing the sequence length would keep the BOS
+  // position — an attention sink with outsized activations — again and again.
+  o_.sample_stride = std::max<int64_t>(1, o_.sample_stride) | 1;
   for (int s = 0; s < 4; ++s) {
     SlotStats& st = slots_[static_cast<size_t>(s)];
     st.n_in = s == static_cast<int>(LinearInput::kFfnDown) ? c.n_ff : c.n_embd;
@@ -52,11 +63,7 @@ LayerStats::LayerStats(const ModelConfig& c, const LayerStatsOptions& o, ThreadP
 void LayerStats::add(LinearInput slot, const float* x, int64_t n, int64_t n_in) {
   SlotStats& st = slots_[static_cast<size_t>(slot)];
   if (n_in != st.n_in || n <= 0) return;
-  if (o_.hessian) {
-    // accumulate_xtx mirrors the full matrix each call; keep only the lower
-    // triangle's sums meaningful by recomputing the mirror (cheap next to the dots).
-    accumulate_xtx(x, n, n_in, st.h.data(), xt_, pool_);
-  }
+  if (o_.hessian) accumulate_xtx(x, n, n_in, st.h.data(), xt_, pool_);
   for (int64_t t = 0; t < n; ++t) {
     const float* r = x + t * n_in;
     for (int64_t j = 0; j < n_in; ++j) {
@@ -64,7 +71,7 @@ void LayerStats::add(LinearInput slot, const float* x, int64_t n, int64_t n_in) 
       st.sq_sum[static_cast<size_t>(j)] += static_cast<double>(r[j]) * r[j];
     }
     const int64_t global = st.n_tokens + t;
-    if (o_.max_sample > 0 && st.sample_rows() < o_.max_sample && global % std::max<int64_t>(1, o_.sample_stride) == 0)
+    if (o_.max_sample > 0 && st.sample_rows() < o_.max_sample && global % o_.sample_stride == 0)
       st.sample.insert(st.sample.end(), r, r + n_in);
   }
   st.n_tokens += n;

@@ -18,7 +18,7 @@ class ThreadPool;
 struct SlotStats {
   int64_t n_in = 0;
   int64_t n_tokens = 0;
-  std::vector<double> h;        // n_in × n_in, XᵀX summed over tokens
+  std::vector<double> h;        // n_in × n_in, XᵀX summed over tokens (whole after LayerStats::finish)
   std::vector<double> abs_sum;  // Σ|x_j|
   std::vector<double> sq_sum;   // Σx_j²
   std::vector<float> sample;    // up to max_sample rows of n_in, spread over the data
@@ -28,7 +28,7 @@ struct SlotStats {
 struct LayerStatsOptions {
   bool hessian = true;         // H costs n_in² per token; off when only magnitudes are needed
   int64_t max_sample = 512;    // rows kept per slot (0: none)
-  int64_t sample_stride = 1;   // keep every k-th token row
+  int64_t sample_stride = 1;   // keep every k-th token row (made odd: see LayerStats)
 };
 
 // Accumulates the four input slots of one layer (LinearInput order).
@@ -39,6 +39,8 @@ class LayerStats {
   void add(LinearInput slot, const float* x, int64_t n, int64_t n_in);
   const SlotStats& slot(LinearInput s) const { return slots_[static_cast<size_t>(s)]; }
   SlotStats& slot(LinearInput s) { return slots_[static_cast<size_t>(s)]; }
+  // Completes H from its accumulated lower triangle; call once after the last add().
+  void finish();
   // An observer that feeds this object (for LlamaContext::run_layer / set_observer).
   LinearObserver observer();
 
@@ -49,8 +51,10 @@ class LayerStats {
   std::vector<float> xt_;  // transposed chunk scratch
 };
 
-// H += XᵀX for x [n][n_in] (row-major), symmetric, accumulated in double from
-// float partial sums over chunks of tokens.
+// H += XᵀX for x [n][n_in] (row-major), into the lower triangle (j <= i) only,
+// accumulated in double from float partial sums over chunks of tokens.
 void accumulate_xtx(const float* x, int64_t n, int64_t n_in, double* h, std::vector<float>& scratch, ThreadPool* pool);
+// Copies the lower triangle of the n × n matrix h onto its upper triangle.
+void mirror_lower(double* h, int64_t n);
 
 }  // namespace slimlm

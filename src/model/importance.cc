@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "model/calib_stats.h"
+
 namespace slimlm {
 
 Result<std::vector<TensorImportance>> collect_importance(std::shared_ptr<const LlamaModel> model,
@@ -21,18 +23,13 @@ Result<std::vector<TensorImportance>> collect_importance(std::shared_ptr<const L
   o.n_threads = threads;
   SLIMLM_ASSIGN_OR_RETURN(auto ctx, LlamaContext::create(model, o));
 
-  // [layer][slot]: Σx² per column and tokens seen.
-  struct Acc {
-    std::vector<double> sum_sq;
-    int64_t tokens = 0;
-  };
-  std::vector<std::array<Acc, 4>> acc(static_cast<size_t>(c.n_layer));
+  // Per layer, the magnitudes of the four linear inputs (no H, no sample).
+  LayerStatsOptions so;
+  so.hessian = false;
+  so.max_sample = 0;
+  std::vector<LayerStats> stats(static_cast<size_t>(c.n_layer), LayerStats(c, so, nullptr));
   ctx->set_observer([&](int64_t l, LinearInput slot, const float* x, int64_t n, int64_t n_in) {
-    Acc& a = acc[static_cast<size_t>(l)][static_cast<size_t>(slot)];
-    if (a.sum_sq.empty()) a.sum_sq.assign(static_cast<size_t>(n_in), 0.0);
-    for (int64_t t = 0; t < n; ++t)
-      for (int64_t j = 0; j < n_in; ++j) a.sum_sq[static_cast<size_t>(j)] += static_cast<double>(x[t * n_in + j]) * x[t * n_in + j];
-    a.tokens += n;
+    stats[static_cast<size_t>(l)].add(slot, x, n, n_in);
   });
   for (size_t i = 0; i < chunks.size(); ++i) {
     ctx->truncate(0);
@@ -51,14 +48,14 @@ Result<std::vector<TensorImportance>> collect_importance(std::shared_ptr<const L
         L.w_gate_up.data ? std::vector<const char*>{"ffn_up"} : std::vector<const char*>{"ffn_gate", "ffn_up"},
         std::vector<const char*>{"ffn_down"}};
     for (size_t s = 0; s < 4; ++s) {
-      const Acc& a = acc[static_cast<size_t>(l)][s];
+      const SlotStats& a = stats[static_cast<size_t>(l)].slot(static_cast<LinearInput>(s));
       for (const char* name : consumers[s]) {
         TensorImportance ti;
         ti.name = fmt::format("blk.{}.{}.weight", l, name);
         ti.n_calls = static_cast<int64_t>(chunks.size());
-        ti.n_tokens = a.tokens;
-        ti.mean_sq.resize(a.sum_sq.size());
-        for (size_t j = 0; j < a.sum_sq.size(); ++j) ti.mean_sq[j] = a.tokens ? a.sum_sq[j] / a.tokens : 0.0;
+        ti.n_tokens = a.n_tokens;
+        ti.mean_sq.resize(a.sq_sum.size());
+        for (size_t j = 0; j < a.sq_sum.size(); ++j) ti.mean_sq[j] = a.n_tokens ? a.sq_sum[j] / a.n_tokens : 0.0;
         out.push_back(std::move(ti));
       }
     }

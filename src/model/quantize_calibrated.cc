@@ -64,6 +64,24 @@ Status replace_f32(ModelDesc& d, const std::string& name, std::vector<float> v) 
 
 }  // namespace
 
+Status quantize_rows_parallel(ThreadPool& pool, DType t, const float* w, int64_t rows, int64_t n, uint8_t* dst,
+                              const RowQuantFn& q) {
+  const uint64_t rb = *row_bytes(t, static_cast<uint64_t>(n));
+  std::mutex mu;
+  Status first;
+  pool.parallel_for(rows, [&](int64_t r0, int64_t r1) {
+    for (int64_t i = r0; i < r1; ++i) {
+      Status st = q(t, w + i * n, n, dst + i * rb);
+      if (!st.ok()) {
+        std::lock_guard<std::mutex> lock(mu);
+        if (first.ok()) first = st;
+        return;
+      }
+    }
+  });
+  return first;
+}
+
 std::vector<std::vector<int32_t>> calibration_sequences(const std::vector<int32_t>& text_tokens, int32_t bos,
                                                         int64_t n_ctx, int64_t max_tokens) {
   std::vector<std::vector<int32_t>> out;
@@ -83,7 +101,7 @@ std::vector<std::vector<int32_t>> calibration_sequences(const std::vector<int32_
 Result<ModelDesc> quantize_layers_calibrated(const ModelDesc& m, const QuantRecipe& r, const CalibratedOptions& o,
                                              CalibratedReport* report) {
   if (o.sequences.empty()) return Error{"calibration: no calibration sequences (is the text shorter than one context?)"};
-  if (!o.gptq && !o.row_quant) return Error{"calibration: no rounding method"};
+  if (!o.row_quant) return Error{"calibration: no rounding method (row_quant)"};
   SLIMLM_ASSIGN_OR_RETURN(auto model, LlamaModel::create(m));
   const ModelConfig& c = model->config();
   for (const auto& L : model->layers())
@@ -99,7 +117,9 @@ Result<ModelDesc> quantize_layers_calibrated(const ModelDesc& m, const QuantReci
   co.n_batch = n_ctx;
   co.n_threads = o.threads;
   SLIMLM_ASSIGN_OR_RETURN(auto ctx, LlamaContext::create(model, co));
-  ThreadPool pool(std::max(1, o.threads));
+  std::unique_ptr<ThreadPool> own_pool;
+  if (!o.pool) own_pool = std::make_unique<ThreadPool>(std::max(1, o.threads));
+  ThreadPool& pool = o.pool ? *o.pool : *own_pool;
   CalibratedReport rep;
   auto stage = [&](const std::string& s) {
     if (o.on_stage) o.on_stage(s);
@@ -151,16 +171,14 @@ Result<ModelDesc> quantize_layers_calibrated(const ModelDesc& m, const QuantReci
     LayerStatsOptions so;
     so.hessian = static_cast<bool>(o.gptq);
     so.max_sample = o.awq ? 512 : 0;
-    // An odd stride, so that the kept rows are not the same positions of every
-    // sequence (a stride dividing the sequence length would keep the BOS
-    // position, an attention sink with outsized activations, again and again).
-    so.sample_stride = std::max<int64_t>(1, n_tokens / 512) | 1;
+    so.sample_stride = n_tokens / 512;  // spread over all the data (LayerStats makes it odd)
     LayerStats st(c, so, &pool);
     const LinearObserver obs = st.observer();
     for (size_t s = 0; s < states.size(); ++s) {
       tmp = states[s];
       SLIMLM_RETURN_IF_ERROR(ctx->run_layer(l, Lf, tmp.data(), static_cast<int64_t>(o.sequences[s].size()), &obs));
     }
+    st.finish();
     rep.seconds_stats += since(t0);
 
     // 2. AWQ: scale salient input channels up, fold the inverse into the producer.
@@ -195,8 +213,7 @@ Result<ModelDesc> quantize_layers_calibrated(const ModelDesc& m, const QuantReci
           const uint64_t rb = *row_bytes(t, static_cast<uint64_t>(cols));
           std::vector<uint8_t> q(rb);
           for (int64_t i = 0; i < rows; ++i) {
-            SLIMLM_RETURN_IF_ERROR(o.row_quant ? o.row_quant(t, w + i * cols, cols, q.data())
-                                               : quantize_row(t, w + i * cols, q.data(), cols));
+            SLIMLM_RETURN_IF_ERROR(o.row_quant(t, w + i * cols, cols, q.data()));
             SLIMLM_RETURN_IF_ERROR(dequantize_row(t, q.data(), w + i * cols, cols));
           }
           return {};
@@ -280,19 +297,7 @@ Result<ModelDesc> quantize_layers_calibrated(const ModelDesc& m, const QuantReci
       } else if (o.gptq) {
         SLIMLM_RETURN_IF_ERROR(o.gptq(mt.type, mt.w.data(), v.n_out, v.n_in, st.slot(mt.slot).h.data(), dst));
       } else {
-        std::mutex mu;
-        Status first;
-        pool.parallel_for(v.n_out, [&](int64_t r0, int64_t r1) {
-          for (int64_t i = r0; i < r1; ++i) {
-            Status s2 = o.row_quant(mt.type, mt.w.data() + i * v.n_in, v.n_in, dst + i * rb);
-            if (!s2.ok()) {
-              std::lock_guard<std::mutex> lock(mu);
-              if (first.ok()) first = s2;
-              return;
-            }
-          }
-        });
-        SLIMLM_RETURN_IF_ERROR(first);
+        SLIMLM_RETURN_IF_ERROR(quantize_rows_parallel(pool, mt.type, mt.w.data(), v.n_out, v.n_in, dst, o.row_quant));
       }
       kernels::WeightView q{mt.type, mt.bytes->data(), v.n_in, v.n_out, rb};
       Lq.*mt.view = q;

@@ -36,13 +36,21 @@ using GptqFn = std::function<Status(DType type, const float* w, int64_t rows, in
 // Row-wise rounding (RTN or HQQ) of one row into type.
 using RowQuantFn = std::function<Status(DType type, const float* w, int64_t n, uint8_t* out)>;
 
+class ThreadPool;
+
+// Rounds `rows` rows of n floats into type t with `q`, rows split over the
+// pool; the first error wins. The bytes do not depend on the thread count.
+Status quantize_rows_parallel(ThreadPool& pool, DType t, const float* w, int64_t rows, int64_t n, uint8_t* dst,
+                              const RowQuantFn& q);
+
 struct CalibratedOptions {
   std::vector<std::vector<int32_t>> sequences;  // calibration data
   bool awq = false;
   AwqOptions awq_options;
   GptqFn gptq;           // set: GPTQ rounding; unset: row_quant
-  RowQuantFn row_quant;  // RTN or HQQ
+  RowQuantFn row_quant;  // RTN or HQQ (required: AWQ's searches use it with GPTQ too)
   int threads = 1;
+  ThreadPool* pool = nullptr;  // for the statistics and row-wise work; null: one of `threads`
   std::function<void(const std::string&)> on_stage;  // "layer 3/22: statistics", ...
 };
 

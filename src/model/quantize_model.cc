@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <mutex>
 
 #include <fmt/format.h>
 
@@ -63,15 +62,14 @@ Result<QuantizeReport> quantize_model(const ModelDesc& m, const QuantRecipe& r, 
     cal.sequences = o.calib;
     cal.awq = method_uses_awq(o.method);
     cal.threads = std::max(1, o.threads);
+    cal.pool = &pool;
     cal.on_stage = o.on_stage;
     cal.row_quant = round_row;
     if (o.method == QuantMethod::kGptq || o.method == QuantMethod::kAwqGptq) {
       cal.gptq = [&](DType t, const float* w, int64_t rows, int64_t cols, const double* h, uint8_t* out) -> Status {
         if (!gptq_supports(t)) {  // e.g. the k-quants: round this matrix row by row instead
           if (o.on_stage) o.on_stage(fmt::format("note: gptq has no grid for {} yet: rounding to nearest", dtype_name(t)));
-          const uint64_t rb = *row_bytes(t, static_cast<uint64_t>(cols));
-          for (int64_t i = 0; i < rows; ++i) SLIMLM_RETURN_IF_ERROR(round_row(t, w + i * cols, cols, out + i * rb));
-          return {};
+          return quantize_rows_parallel(pool, t, w, rows, cols, out, round_row);
         }
         return gptq_quantize(t, w, rows, cols, h, o.gptq, out, nullptr, &pool);
       };
@@ -85,25 +83,13 @@ Result<QuantizeReport> quantize_model(const ModelDesc& m, const QuantRecipe& r, 
   co.type_for = [&](const TensorRef& t) { return recipe_type(r, t, m.config); };
   co.quantize_rows = [&](const TensorRef& t, DType d, const float* src, int64_t rows, int64_t n,
                          uint8_t* dst) -> Status {
-    const uint64_t rb = *row_bytes(d, static_cast<uint64_t>(n));
-    std::vector<float> importance;
-    if (o.imatrix && !hqq_rounding && has_weighted_quantizer(d))
-      if (const ImatrixEntry* e = o.imatrix->find(t.name); e && static_cast<int64_t>(e->values.size()) == n)
-        importance = e->importance();
-    std::mutex mu;
-    Status first;
-    pool.parallel_for(rows, [&](int64_t r0, int64_t r1) {
-      for (int64_t i = r0; i < r1; ++i) {
-        Status st = importance.empty() ? round_row(d, src + i * n, n, dst + i * rb)
-                                       : quantize_row_weighted(d, src + i * n, dst + i * rb, n, importance.data());
-        if (!st.ok()) {
-          std::lock_guard<std::mutex> lock(mu);
-          if (first.ok()) first = st;
-          return;
-        }
-      }
-    });
-    return first;
+    const ImatrixEntry* e = o.imatrix && !hqq_rounding && has_weighted_quantizer(d) ? o.imatrix->find(t.name) : nullptr;
+    if (!e || static_cast<int64_t>(e->values.size()) != n) return quantize_rows_parallel(pool, d, src, rows, n, dst, round_row);
+    const std::vector<float> importance = e->importance();
+    return quantize_rows_parallel(pool, d, src, rows, n, dst,
+                                  [&](DType dt, const float* x, int64_t len, uint8_t* out) -> Status {
+                                    return quantize_row_weighted(dt, x, out, len, importance.data());
+                                  });
   };
   co.on_tensor = [&](size_t i, size_t count, const std::string& name, DType d, const std::string& note) {
     if (o.on_tensor) o.on_tensor(i, count, name, d, note);

@@ -41,6 +41,8 @@ void dequantize_slim(DType t, const uint8_t* src, float* dst, int64_t nb);
 
 // ---- quantizers ------------------------------------------------------------
 void quantize_slim(DType t, const float* src, uint8_t* dst, int64_t nb);
+// ggml's importance weights of a block: qw[j] · sqrt(σ² + x[j]²).
+void importance_weights(const float* x, const float* qw, float sigma2, int n, float* w);
 // With an importance vector (ggml's imatrix path), bit-exact with ggml.
 void quantize_q4_0_weighted(const float* src, uint8_t* dst, int64_t nb, const float* qw);
 void quantize_q5_0_weighted(const float* src, uint8_t* dst, int64_t nb, const float* qw);

@@ -117,7 +117,7 @@ Status gptq_quantize(DType t, const float* w, int64_t rows, int64_t cols, const 
   constexpr int64_t kTile = 16;  // rows processed together: U's row is read once per tile
   auto work = [&](int64_t r0, int64_t r1) {
     std::vector<float> ww;  // the tile's compensated weights
-    std::vector<int> codes(static_cast<size_t>(G));
+    std::vector<std::vector<int>> k(kTile, std::vector<int>(static_cast<size_t>(G)));  // codes of a block per row
     double local = 0;
     for (int64_t rt = r0; rt < r1; rt += kTile) {
       const int64_t nr = std::min(kTile, r1 - rt);
@@ -131,7 +131,6 @@ Status gptq_quantize(DType t, const float* w, int64_t rows, int64_t cols, const 
           uint8_t* blk = out + static_cast<uint64_t>(rt + r) * rb + static_cast<uint64_t>(g0 / G) * bb;
           (void)quantize_row(t, &ww[static_cast<size_t>(r * cols + g0)], blk, G);
         }
-        std::vector<std::vector<int>> k(static_cast<size_t>(nr), std::vector<int>(static_cast<size_t>(G)));
         for (int64_t i = g0; i < g0 + G; ++i) {
           const float* ui = &u[static_cast<size_t>(i * cols)];
           const float uii = ui[i];

@@ -168,41 +168,45 @@ void write_q5_1_block(const uint8_t* q, float d, float m, uint8_t* dst) {
   store_block(b, dst);
 }
 
+void importance_weights(const float* x, const float* qw, float sigma2, int n, float* w) {
+  for (int j = 0; j < n; ++j) w[j] = mul_round(qw[j], std::sqrt(sigma2 + mul_round(x[j], x[j])));
+}
+
+namespace {
+
 // ggml's quantize_row_q4_0_impl / q5_0_impl with quant_weights: per block,
-// weights qw · sqrt(σ² + x²) (σ² = mean x² of the whole row) and the
-// weighted make_qx_quants search (search_scale_sym).
-void quantize_q4_0_weighted(const float* src, uint8_t* dst, int64_t nb, const float* qw) {
+// importance weights with σ² = mean x² of the whole row, then the weighted
+// make_qx_quants search (search_scale_sym) for codes in [0, 2·nmax).
+template <class Block, int QK, int NMAX, class Pack>
+void quantize_sym_weighted(const float* src, uint8_t* dst, int64_t nb, const float* qw, Pack pack) {
   float sum_x2 = 0;
-  for (int64_t j = 0; j < nb * QK4_0; ++j) sum_x2 += mul_round(src[j], src[j]);
-  const float sigma2 = sum_x2 / static_cast<float>(nb * QK4_0);
-  for (int64_t i = 0; i < nb; ++i, src += QK4_0, dst += sizeof(block_q4_0), qw += QK4_0) {
-    float weight[QK4_0];
-    for (int j = 0; j < QK4_0; ++j) weight[j] = mul_round(qw[j], std::sqrt(sigma2 + mul_round(src[j], src[j])));
-    int8_t L[QK4_0];
-    const float d = search_scale_sym(QK4_0, 8, src, L, weight);
-    block_q4_0 b;
-    b.d = fp32_to_fp16(d);
-    for (int j = 0; j < QK4_0 / 2; ++j) b.qs[j] = static_cast<uint8_t>(L[j] | L[j + 16] << 4);
+  for (int64_t j = 0; j < nb * QK; ++j) sum_x2 += mul_round(src[j], src[j]);
+  const float sigma2 = sum_x2 / static_cast<float>(nb * QK);
+  for (int64_t i = 0; i < nb; ++i, src += QK, dst += sizeof(Block), qw += QK) {
+    float weight[QK];
+    importance_weights(src, qw, sigma2, QK, weight);
+    int8_t L[QK];
+    Block b;
+    b.d = fp32_to_fp16(search_scale_sym(QK, NMAX, src, L, weight));
+    pack(L, b);
     store_block(b, dst);
   }
 }
 
+}  // namespace
+
+void quantize_q4_0_weighted(const float* src, uint8_t* dst, int64_t nb, const float* qw) {
+  quantize_sym_weighted<block_q4_0, QK4_0, 8>(src, dst, nb, qw, [](const int8_t* L, block_q4_0& b) {
+    for (int j = 0; j < QK4_0 / 2; ++j) b.qs[j] = static_cast<uint8_t>(L[j] | L[j + 16] << 4);
+  });
+}
+
 void quantize_q5_0_weighted(const float* src, uint8_t* dst, int64_t nb, const float* qw) {
-  float sum_x2 = 0;
-  for (int64_t j = 0; j < nb * QK5_0; ++j) sum_x2 += mul_round(src[j], src[j]);
-  const float sigma2 = sum_x2 / static_cast<float>(nb * QK5_0);
-  for (int64_t i = 0; i < nb; ++i, src += QK5_0, dst += sizeof(block_q5_0), qw += QK5_0) {
-    float weight[QK5_0];
-    for (int j = 0; j < QK5_0; ++j) weight[j] = mul_round(qw[j], std::sqrt(sigma2 + mul_round(src[j], src[j])));
-    int8_t L[QK5_0];
-    const float d = search_scale_sym(QK5_0, 16, src, L, weight);
-    block_q5_0 b;
-    b.d = fp32_to_fp16(d);
+  quantize_sym_weighted<block_q5_0, QK5_0, 16>(src, dst, nb, qw, [](const int8_t* L, block_q5_0& b) {
     uint8_t q[32];
     for (int j = 0; j < 32; ++j) q[j] = static_cast<uint8_t>(L[j]);
     pack_q5(q, b);
-    store_block(b, dst);
-  }
+  });
 }
 
 // x = d * q, d = amax / 127, q = roundf(x / d) (half away from zero).

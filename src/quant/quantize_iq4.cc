@@ -104,10 +104,19 @@ void pack_codes(const uint8_t* L, int n, uint8_t* qs) {
 
 }  // namespace
 
-void quantize_iq4_nl(const float* src, uint8_t* dst, int64_t nb) {
+// qw: an importance vector (ggml's quantize_row_iq4_nl_impl with
+// quant_weights: weights qw · sqrt(σ² + x²), σ² = 2 · mean x² of the block),
+// or null for the plain weights x².
+void quantize_iq4_nl_weighted(const float* src, uint8_t* dst, int64_t nb, const float* qw) {
   for (int64_t i = 0; i < nb; ++i, src += QK4_NL, dst += sizeof(block_iq4_nl)) {
+    float weight[QK4_NL];
+    if (qw) {
+      float sigma2 = 0;
+      for (int j = 0; j < QK4_NL; ++j) sigma2 += mul_round(src[j], src[j]);
+      importance_weights(src, qw + i * QK4_NL, mul_round(sigma2, 2.f / QK4_NL), QK4_NL, weight);
+    }
     uint8_t L[QK4_NL];
-    const float scale = group_scale(src, L);
+    const float scale = group_scale(src, L, qw ? weight : nullptr);
     block_iq4_nl b;
     b.d = fp32_to_fp16(scale);
     // Codes are re-picked with the unrounded scale, as ggml does.
@@ -118,25 +127,7 @@ void quantize_iq4_nl(const float* src, uint8_t* dst, int64_t nb) {
   }
 }
 
-// With an importance vector (ggml's quantize_row_iq4_nl_impl with
-// quant_weights): weights qw · sqrt(σ² + x²), σ² = 2 · mean x² of the block.
-void quantize_iq4_nl_weighted(const float* src, uint8_t* dst, int64_t nb, const float* qw) {
-  for (int64_t i = 0; i < nb; ++i, src += QK4_NL, dst += sizeof(block_iq4_nl), qw += QK4_NL) {
-    float sigma2 = 0;
-    for (int j = 0; j < QK4_NL; ++j) sigma2 += mul_round(src[j], src[j]);
-    sigma2 = mul_round(sigma2, 2.f / QK4_NL);
-    float weight[QK4_NL];
-    for (int j = 0; j < QK4_NL; ++j) weight[j] = mul_round(qw[j], std::sqrt(sigma2 + mul_round(src[j], src[j])));
-    uint8_t L[QK4_NL];
-    const float scale = group_scale(src, L, weight);
-    block_iq4_nl b;
-    b.d = fp32_to_fp16(scale);
-    const float id = scale != 0.0f ? 1 / scale : 0;
-    for (int j = 0; j < QK4_NL; ++j) L[j] = static_cast<uint8_t>(best_index(id * src[j]));
-    pack_codes(L, QK4_NL, b.qs);
-    store_block(b, dst);
-  }
-}
+void quantize_iq4_nl(const float* src, uint8_t* dst, int64_t nb) { quantize_iq4_nl_weighted(src, dst, nb, nullptr); }
 
 void quantize_iq4_xs(const float* src, uint8_t* dst, int64_t nb) {
   constexpr int kGroups = QK_K / kGroup;

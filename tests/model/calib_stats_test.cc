@@ -24,6 +24,7 @@ TEST(CalibStats, XtxMatchesDirectSum) {
   ThreadPool pool(3);
   accumulate_xtx(x.data(), n, d, h.data(), scratch, &pool);
   accumulate_xtx(x.data(), n, d, h.data(), scratch, nullptr);  // twice: sums accumulate
+  mirror_lower(h.data(), d);
   for (int64_t t = 0; t < n; ++t)
     for (int64_t i = 0; i < d; ++i)
       for (int64_t j = 0; j < d; ++j) want[i * d + j] += 2.0 * x[t * d + i] * x[t * d + j];
@@ -40,7 +41,7 @@ TEST(CalibStats, MagnitudesAndSpreadSample) {
   o.hessian = false;
   o.max_sample = 512;
   const int64_t seq = 512, n_seq = 128;
-  o.sample_stride = (seq * n_seq / 512) | 1;  // as the pipeline sets it
+  o.sample_stride = seq * n_seq / 512;  // 128: divides the sequence length; LayerStats must not keep it even
   LayerStats st(c, o, nullptr);
   std::vector<float> rows(seq * 8, 1.0f);
   for (int64_t j = 0; j < 8; ++j) rows[j] = 100.0f;  // position 0: the outlier row

@@ -142,6 +142,7 @@ TEST(Calibrated, GptqBeatsRtnOnRealLayers) {
       for (int64_t l = 0; l < layer; ++l) EXPECT_TRUE((*ctx)->run_layer(l, (*m)->layers()[l], x.data(), s.size()).ok());
       EXPECT_TRUE((*ctx)->run_layer(layer, (*m)->layers()[layer], x.data(), s.size(), &obs).ok());
     }
+    st.finish();
     return st;
   };
   LayerStatsOptions with_h;

@@ -94,6 +94,7 @@ TEST(Gptq, LowerOutputErrorThanRtnForEveryFormat) {
   std::vector<double> h(n * n, 0.0);
   std::vector<float> scratch;
   accumulate_xtx(x.data(), m, n, h.data(), scratch, nullptr);
+  mirror_lower(h.data(), n);
   std::mt19937 rng(9);
   std::normal_distribution<float> nd(0, 0.05f);
   std::vector<float> w(rows * n);
