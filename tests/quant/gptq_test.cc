@@ -325,3 +325,50 @@ TEST(Gptq, RealWeightsSlim6m) {
 
 }  // namespace
 }  // namespace slimlm
+
+namespace slimlm {
+namespace {
+
+// Timing for tinyllama-1.1b shaped layers (docs/QUANTIZATION.md, "GPTQ"); run
+// with --gtest_also_run_disabled_tests --gtest_filter='*GptqBench*'.
+// H = B·Bᵀ + 0.1·I with B = cols × 256 Gaussian and every 37th channel ×8
+// (rank-256 correlation plus a floor, outlier channels).
+TEST(GptqBench, DISABLED_TinyLlamaShapes) {
+  ThreadPool pool(2);
+  for (int cols : {2048, 5632}) {
+    const int rank = 256;
+    std::mt19937 rng(5);
+    std::normal_distribution<float> nd(0.0f, 1.0f);
+    std::vector<double> b(size_t(cols) * rank);
+    for (int i = 0; i < cols; ++i)
+      for (int k = 0; k < rank; ++k) b[size_t(i) * rank + k] = nd(rng) * (i % 37 == 0 ? 8.0 : 1.0);
+    std::vector<double> h(size_t(cols) * cols);
+    pool.parallel_for(cols, [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; ++i) {
+        for (int64_t j = 0; j <= i; ++j) {
+          double s = 0;
+          for (int k = 0; k < rank; ++k) s += b[size_t(i) * rank + k] * b[size_t(j) * rank + k];
+          h[size_t(i) * cols + j] = s + (i == j ? 0.1 : 0.0);
+        }
+      }
+    });
+    for (int i = 0; i < cols; ++i)
+      for (int j = 0; j < i; ++j) h[size_t(j) * cols + i] = h[size_t(i) * cols + j];
+    for (int rows : {2048, 5632}) {
+      if (cols == 5632 && rows == 5632) continue;
+      const auto w = random_weights(rows, cols, 6);
+      for (bool act : {false, true}) {
+        GptqOptions o;
+        o.act_order = act;
+        GptqReport rep;
+        std::vector<uint8_t> q(*row_bytes(DType::Q4_0, cols) * rows);
+        ASSERT_TRUE(gptq_quantize(DType::Q4_0, w.data(), rows, cols, h.data(), o, q.data(), &rep, &pool).ok());
+        std::printf("q4_0 %d x %d act_order=%d: %.2f s (U: %.2f s), rel weight error %.4f\n", rows, cols,
+                    int(act), rep.seconds, rep.seconds_factor, rep.rel_weight_error);
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace slimlm
