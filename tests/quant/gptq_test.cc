@@ -214,7 +214,9 @@ TEST(Gptq, IdentityHessianReproducesRtn) {
     const auto qr = rtn(t, f.w, kRows, kCols);
     const auto qg = gptq(t, f.w, kRows, kCols, eye);
     const bool expect_same = std::find(same.begin(), same.end(), t) != same.end();
-    if (expect_same) EXPECT_EQ(qg, qr) << dtype_name(t);
+    if (expect_same) {
+      EXPECT_EQ(qg, qr) << dtype_name(t);
+    }
     const auto yr = decode(t, qr, kRows, kCols), yg = decode(t, qg, kRows, kCols);
     size_t differ = 0;
     for (size_t i = 0; i < f.w.size(); ++i) {
