@@ -1,5 +1,5 @@
-// slimlm quantize -m IN -o OUT.gguf (--type TYPE | --mix MIX) [--method rtn|hqq] [--group G]
-//                 [--keep PATTERN=TYPE ...] [-t N]
+// slimlm quantize -m IN -o OUT.gguf (--type TYPE | --mix MIX) [--method rtn|hqq|gptq|awq|...] [--group G]
+//                 [--calib TEXT [--act-order]] [--imatrix FILE] [--keep PATTERN=TYPE ...] [-t N]
 #include <chrono>
 #include <cstdio>
 #include <set>
@@ -26,6 +26,8 @@ struct QuantizeArgs {
   int threads = ThreadPool::default_threads();
   std::vector<std::string> keep;
   bool quiet = false;
+  bool act_order = false;
+  double gptq_damp = 0.01;
 };
 
 int run_quantize(const QuantizeArgs& a) {
@@ -75,6 +77,8 @@ int run_quantize(const QuantizeArgs& a) {
   QuantizeOptions qo;
   qo.method = *method;
   qo.threads = a.threads;
+  qo.gptq.act_order = a.act_order;
+  qo.gptq.percdamp = a.gptq_damp;
   Imatrix imatrix;
   if (!a.imatrix.empty()) {
     auto im = load_imatrix(a.imatrix);
@@ -144,6 +148,9 @@ Action add_quantize(CLI::App& app) {
   sub->add_option("--calib-tokens", a->calib_tokens, "Calibration tokens (default: 128 sequences)");
   sub->add_option("--calib-ctx", a->calib_ctx, "Calibration sequence length (at most the model's context)")
       ->capture_default_str();
+  sub->add_flag("--act-order", a->act_order,
+                "GPTQ: quantize columns by decreasing activation energy (static groups)");
+  sub->add_option("--gptq-damp", a->gptq_damp, "GPTQ dampening, a fraction of mean(diag H)")->capture_default_str();
   sub->add_option("--group", a->group, "Group size of intN / nf4 types: 32, 64 (default) or 128");
   sub->add_option("--keep", a->keep, "PATTERN=TYPE override, repeatable (glob on tensor names)");
   sub->add_option("-t,--threads", a->threads, "Threads")->capture_default_str();

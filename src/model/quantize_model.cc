@@ -8,6 +8,7 @@
 #include "core/thread_pool.h"
 #include "model/convert.h"
 #include "model/quantize_calibrated.h"
+#include "quant/block_grid.h"
 #include "quant/gptq.h"
 #include "quant/codec.h"
 #include "quant/vq.h"
@@ -67,7 +68,7 @@ Result<QuantizeReport> quantize_model(const ModelDesc& m, const QuantRecipe& r, 
     cal.row_quant = round_row;
     if (o.method == QuantMethod::kGptq || o.method == QuantMethod::kAwqGptq) {
       cal.gptq = [&](DType t, const float* w, int64_t rows, int64_t cols, const double* h, uint8_t* out) -> Status {
-        if (!gptq_supports(t)) {  // e.g. the k-quants: round this matrix row by row instead
+        if (!BlockGrid::supported(t)) {  // e.g. the k-quants: round this matrix row by row instead
           if (o.on_stage) o.on_stage(fmt::format("note: gptq has no grid for {} yet: rounding to nearest", dtype_name(t)));
           return quantize_rows_parallel(pool, t, w, rows, cols, out, round_row);
         }

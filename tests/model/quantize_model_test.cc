@@ -60,11 +60,16 @@ TEST(QuantizeModel, Stories260KQuantizesToEveryTypeAndRuns) {
       ASSERT_TRUE(q.ok()) << q.message();
       // Rows of 64 hold blocks up to 64; 128-groups fall back to 64, super-blocks per llama.cpp.
       const DType q_type = q->find("blk.0.attn_q.weight")->type;
-      if (row_bytes(t, 64)) EXPECT_EQ(q_type, t);
-      else if (auto f = slim_format(t)) EXPECT_EQ(q_type, slim_type(f->kind, f->bits, 64));
-      else EXPECT_NE(q_type, t);
-      if (t != DType::F32 && t != DType::F16 && t != DType::BF16)
+      if (row_bytes(t, 64)) {
+        EXPECT_EQ(q_type, t);
+      } else if (auto f = slim_format(t)) {
+        EXPECT_EQ(q_type, slim_type(f->kind, f->bits, 64));
+      } else {
+        EXPECT_NE(q_type, t);
+      }
+      if (t != DType::F32 && t != DType::F16 && t != DType::BF16) {
         EXPECT_EQ(q->find("blk.0.ffn_down.weight")->type, DType::F16);  // rows of 172: no block fits
+      }
       auto lm = LlamaModel::create(std::move(q).value());
       ASSERT_TRUE(lm.ok()) << lm.message();
       LlamaContext::Options co;
