@@ -16,7 +16,7 @@ namespace slimlm::cli {
 namespace {
 
 struct RunArgs {
-  std::string model, tokenizer, prompt, file, system, chat_format, act_quant = "none";
+  std::string model, tokenizer, prompt, file, system, chat_format, act_quant = "q8";
   int64_t n_predict = 256, n_ctx = 0, n_batch = 64;
   int threads = 0;
   SamplerParams sp;
@@ -167,7 +167,7 @@ Action add_run(CLI::App& app) {
   sub->add_option("--chat-format", a->chat_format, "Override: chatml, llama2, llama3, phi3, zephyr, gemma, mistral");
   sub->add_option("--system", a->system, "System prompt for --chat");
   sub->add_flag("--no-echo", a->no_echo, "Do not print the prompt before the generated text");
-  sub->add_option("--act-quant", a->act_quant, "int8 activations for Q8_0/Q4_*/Q5_*/IQ4_NL/INTn matmuls: none, q8 (per block of 32), q8row (per row)")
+  sub->add_option("--act-quant", a->act_quant, "int8 activations for Q8_0/Q4_*/Q5_*/IQ4_NL/INTn matmuls, as llama.cpp does: q8 (per block of 32, the default), q8row (per row), none (the fp32 reference path)")
       ->check(CLI::IsMember({"none", "q8", "q8row"}))
       ->capture_default_str();
   sub->add_flag("-v,--verbose", a->verbose, "Print model and timing details");

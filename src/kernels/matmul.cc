@@ -86,6 +86,13 @@ void matmul_q8(const WeightView& w, const float* x, int64_t n_tokens, float* y, 
     const int64_t n = j->w->n_in;
     for (int64_t t = t0; t < t1; ++t) quantize_act_row(j->x + t * n, n, j->act, j->xq + t * (n / kActBlock));
   });
+  if (w.packed) {  // 16-row groups, two at a time
+    pool.parallel_for(
+        w.n_out,
+        [j](int64_t r0, int64_t r1) { packed_matmul(*j->w->packed, j->xq, j->n_tokens, j->y, j->ld_y, r0, r1); },
+        2 * kPackRows);
+    return;
+  }
   pool.parallel_for(
       w.n_out,
       [j](int64_t r0, int64_t r1) {

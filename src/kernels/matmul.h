@@ -8,6 +8,7 @@
 #include "core/dtype.h"
 #include "core/result.h"
 #include "kernels/act_quant.h"
+#include "kernels/packed.h"
 
 namespace slimlm {
 class ThreadPool;
@@ -25,6 +26,9 @@ struct WeightView {
   // VQ types (quant/vq.h): the 256-entry codebook, and row scales for the r types.
   const float* vq_codebook = nullptr;
   const float* vq_row_scale = nullptr;
+  // The same weights repacked for the integer kernels (kernels/packed.h), or
+  // null. Used when activations are quantized (act != kNone).
+  const PackedWeight* packed = nullptr;
 };
 
 // Row r of w as fp32 (n_in floats). w must have been validated (a type slimlm

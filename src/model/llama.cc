@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "kernels/cpu.h"
 #include "kernels/ops.h"
 #include "model/tensor_rows.h"
 #include "quant/codec.h"
@@ -123,6 +124,28 @@ Result<std::shared_ptr<const LlamaModel>> LlamaModel::create(ModelDesc desc) {
     m->layers_.push_back(std::move(L));
   }
   return std::shared_ptr<const LlamaModel>(std::move(m));
+}
+
+void LlamaModel::prepare_packed() const {
+  std::call_once(pack_once_, [this] {
+    if (kernels::kernel_level() == kernels::KernelLevel::kScalar) return;
+    auto add = [&](const WeightView& w) {
+      if (!w.data || w.vq_codebook || packed_.count(w.data) || !kernels::can_pack(w.type, w.n_in, w.n_out)) return;
+      packed_.emplace(w.data, kernels::pack_weight(w.type, w.data, w.row_bytes, w.n_in, w.n_out));
+    };
+    for (const LlamaLayer& L : layers_)
+      for (const WeightView* w : {&L.wq, &L.wk, &L.wv, &L.wo, &L.wqkv, &L.w_gate, &L.w_up, &L.w_down, &L.w_gate_up})
+        add(*w);
+    add(output_);
+  });
+}
+
+WeightView LlamaModel::with_packed(const WeightView& w) const {
+  prepare_packed();
+  WeightView v = w;
+  auto it = packed_.find(w.data);
+  if (it != packed_.end()) v.packed = &it->second;
+  return v;
 }
 
 Result<std::unique_ptr<LlamaContext>> LlamaContext::create(std::shared_ptr<const LlamaModel> model,

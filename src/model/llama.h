@@ -6,7 +6,9 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <unordered_map>
 #include <vector>
 
 #include "core/result.h"
@@ -39,7 +41,17 @@ class LlamaModel {
   bool rope_neox() const { return rope_neox_; }
   float rope_freq_scale() const { return rope_freq_scale_; }
 
+  // The matrices repacked for the integer kernels (kernels/packed.h), keyed
+  // by their stored data; built on first use (thread-safe) if the kernel
+  // level (kernels/cpu.h) is not scalar then. `w` with its packed copy
+  // attached when there is one (packed_matmul then picks the kernel for the
+  // current level: SIMD, or its scalar reference).
+  kernels::WeightView with_packed(const kernels::WeightView& w) const;
+  void prepare_packed() const;
+
  private:
+  mutable std::once_flag pack_once_;
+  mutable std::unordered_map<const uint8_t*, kernels::PackedWeight> packed_;
   ModelDesc desc_;
   std::vector<LlamaLayer> layers_;
   kernels::WeightView token_embd_, output_;
@@ -100,7 +112,8 @@ class LlamaContext {
   LlamaContext(std::shared_ptr<const LlamaModel> model, int64_t n_ctx, int64_t n_batch, int n_threads,
                kernels::ActQuant act_quant);
   void matmul(const kernels::WeightView& w, const float* x, int64_t n_tokens, float* y, int64_t ld_y) {
-    kernels::matmul(w, x, n_tokens, y, ld_y, pool_, act_quant_);
+    if (act_quant_ == kernels::ActQuant::kNone) kernels::matmul(w, x, n_tokens, y, ld_y, pool_, act_quant_);
+    else kernels::matmul(model_->with_packed(w), x, n_tokens, y, ld_y, pool_, act_quant_);
   }
   void eval_batch(const int32_t* tokens, int64_t n, bool all_logits, int64_t logit_row0);
   void layer_forward(const LlamaLayer& L, int64_t l, float* x, int64_t B, const LinearObserver* obs);

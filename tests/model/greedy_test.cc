@@ -73,7 +73,9 @@ TEST_P(Greedy, MatchesReferenceTokenForToken) {
   });
   ASSERT_TRUE(r.ok()) << r.message();
   EXPECT_EQ(r->tokens, expected);
-  if (c.prompt[0]) EXPECT_EQ(text.rfind(", there was a little girl named Lily.", 0), 0u) << text.substr(0, 80);
+  if (c.prompt[0]) {
+    EXPECT_EQ(text.rfind(", there was a little girl named Lily.", 0), 0u) << text.substr(0, 80);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(

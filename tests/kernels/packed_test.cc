@@ -1,0 +1,129 @@
+// Packed weights for the integer kernels (kernels/packed.h): the scalar
+// reference on the packed layout agrees with qdot_row on the GGUF rows; the
+// AVX-512 kernel equals the reference bit for bit for odd token counts, row
+// ranges, strides and extreme codes; matmul with packed weights is
+// thread-independent.
+#include "kernels/packed.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "core/thread_pool.h"
+#include "kernels/cpu.h"
+#include "kernels/matmul.h"
+#include "kernels/qdot.h"
+#include "kernels/x86/packed_avx512.h"
+#include "quant/codec.h"
+
+namespace slimlm::kernels {
+namespace {
+
+struct Rows {
+  std::vector<uint8_t> buf;
+  uint64_t rb = 0;
+};
+
+Rows make_rows(DType t, int64_t n_in, int64_t n_out, uint32_t seed, float scale = 0.05f) {
+  std::mt19937 g(seed);
+  std::normal_distribution<float> d(0.0f, scale);
+  std::vector<float> w(static_cast<size_t>(n_in));
+  Rows r;
+  r.rb = *row_bytes(t, static_cast<uint64_t>(n_in));
+  r.buf.resize(r.rb * static_cast<uint64_t>(n_out));
+  for (int64_t i = 0; i < n_out; ++i) {
+    for (auto& v : w) v = d(g);
+    if (i == 0)  // extreme codes: one huge value per block pins the others' range
+      for (int64_t j = 0; j < n_in; j += 32) w[static_cast<size_t>(j)] = (j / 32) % 2 ? 10.0f : -10.0f;
+    EXPECT_TRUE(quantize_row(t, w.data(), r.buf.data() + i * r.rb, n_in).ok());
+  }
+  return r;
+}
+
+std::vector<ActBlock> act(int64_t n_in, int64_t T, uint32_t seed, ActQuant mode = ActQuant::kQ8Block) {
+  std::mt19937 g(seed);
+  std::normal_distribution<float> d(0.0f, 1.0f);
+  std::vector<float> x(static_cast<size_t>(n_in));
+  std::vector<ActBlock> a(static_cast<size_t>(T * n_in / kActBlock));
+  for (int64_t t = 0; t < T; ++t) {
+    for (auto& v : x) v = d(g);
+    if (t == 1) x[3] = 1e4f;  // one block saturated at ±127
+    quantize_act_row(x.data(), n_in, mode, a.data() + t * (n_in / kActBlock));
+  }
+  return a;
+}
+
+TEST(Packed, LayoutAndShapes) {
+  EXPECT_TRUE(can_pack(DType::Q8_0, 64, 32));
+  EXPECT_TRUE(can_pack(DType::Q4_0, 32, 16));
+  EXPECT_FALSE(can_pack(DType::Q4_0, 64, 24));  // not whole 16-row groups
+  EXPECT_FALSE(can_pack(DType::Q4_1, 64, 32));
+  EXPECT_FALSE(can_pack(DType::F16, 64, 32));
+  const Rows r = make_rows(DType::Q4_0, 64, 32, 1);
+  const PackedWeight p = pack_weight(DType::Q4_0, r.buf.data(), r.rb, 64, 32);
+  EXPECT_EQ(p.block_bytes * p.blocks() * 2, static_cast<int64_t>(r.buf.size()));  // same bytes as the GGUF rows
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(p.data.get()) % 64, 0u);
+}
+
+TEST(Packed, ReferenceAgreesWithRowKernel) {
+  for (DType t : {DType::Q8_0, DType::Q4_0}) {
+    const int64_t n_in = 160, n_out = 48, T = 3;
+    const Rows r = make_rows(t, n_in, n_out, 2);
+    const PackedWeight p = pack_weight(t, r.buf.data(), r.rb, n_in, n_out);
+    const auto a = act(n_in, T, 3);
+    std::vector<float> y(static_cast<size_t>(T * n_out));
+    packed_matmul_ref(p, a.data(), T, y.data(), n_out, 0, n_out);
+    for (int64_t tt = 0; tt < T; ++tt)
+      for (int64_t o = 0; o < n_out; ++o) {
+        const float want = qdot_row(t, r.buf.data() + o * r.rb, a.data() + tt * (n_in / kActBlock), n_in);
+        EXPECT_NEAR(y[static_cast<size_t>(tt * n_out + o)], want, 1e-5f * (1 + std::fabs(want)))
+            << dtype_name(t) << " token " << tt << " row " << o;
+      }
+  }
+}
+
+TEST(Packed, Avx512EqualsReferenceBitForBit) {
+  if (detected_kernel_level() != KernelLevel::kAvx512) GTEST_SKIP() << "no AVX-512 VNNI on this CPU";
+  for (DType t : {DType::Q8_0, DType::Q4_0})
+    for (int64_t n_in : {32, 96, 2048})
+      for (int64_t n_out : {16, 48, 80}) {
+        const Rows r = make_rows(t, n_in, n_out, 4);
+        const PackedWeight p = pack_weight(t, r.buf.data(), r.rb, n_in, n_out);
+        for (int64_t T : {1, 2, 5, 6, 7, 13, 70}) {
+          const auto a = act(n_in, T, 5, T % 2 ? ActQuant::kQ8Block : ActQuant::kQ8Row);
+          const int64_t ld = n_out + 3;  // odd stride: unaligned stores
+          std::vector<float> y_ref(static_cast<size_t>(T * ld), -1.0f), y(y_ref.size(), -1.0f);
+          const int64_t r0 = n_out > 16 ? 16 : 0;  // a row range not starting at 0
+          packed_matmul_ref(p, a.data(), T, y_ref.data(), ld, r0, n_out);
+          packed_matmul_avx512(p, a.data(), T, y.data(), ld, r0, n_out);
+          ASSERT_EQ(y, y_ref) << dtype_name(t) << " n_in " << n_in << " n_out " << n_out << " T " << T;
+        }
+      }
+}
+
+TEST(Packed, MatmulWithPackedWeightsIsThreadIndependentAndMatchesRowKernel) {
+  const int64_t n_in = 256, n_out = 96, T = 9;
+  for (DType t : {DType::Q8_0, DType::Q4_0}) {
+    const Rows r = make_rows(t, n_in, n_out, 6);
+    const PackedWeight p = pack_weight(t, r.buf.data(), r.rb, n_in, n_out);
+    WeightView plain{t, r.buf.data(), n_in, n_out, r.rb};
+    WeightView packed = plain;
+    packed.packed = &p;
+    std::mt19937 g(7);
+    std::normal_distribution<float> d(0.0f, 1.0f);
+    std::vector<float> x(static_cast<size_t>(T * n_in));
+    for (auto& v : x) v = d(g);
+    std::vector<float> y0(static_cast<size_t>(T * n_out)), y1(y0.size()), y2(y0.size());
+    ThreadPool p1(1), p2(2);
+    matmul(plain, x.data(), T, y0.data(), n_out, p1, ActQuant::kQ8Block);
+    matmul(packed, x.data(), T, y1.data(), n_out, p1, ActQuant::kQ8Block);
+    matmul(packed, x.data(), T, y2.data(), n_out, p2, ActQuant::kQ8Block);
+    EXPECT_EQ(y1, y2) << dtype_name(t);
+    for (size_t i = 0; i < y0.size(); ++i) EXPECT_NEAR(y1[i], y0[i], 1e-5f * (1 + std::fabs(y0[i]))) << i;
+  }
+}
+
+}  // namespace
+}  // namespace slimlm::kernels
