@@ -19,14 +19,14 @@ float abs_max(const float* x, int64_t n) {
 
 void quantize_block(const float* x, float d, ActBlock* b) {
   b->d = d;
-  b->sum = 0;
+  b->half_sum[0] = b->half_sum[1] = 0;
   if (!std::isfinite(d)) {
     b->d = std::numeric_limits<float>::quiet_NaN();
     for (int j = 0; j < kActBlock; ++j) b->q[j] = 0;
     return;
   }
   const float id = d != 0.0f ? 1.0f / d : 0.0f;
-  int32_t s = 0;
+  int32_t s[2] = {0, 0};
   for (int j = 0; j < kActBlock; ++j) {
     // |x * id| <= 127 up to rounding of id; clamp for safety. NaN can only
     // come from 0 * Inf when d is so small (< 3e-39) that 1 / d overflows.
@@ -34,9 +34,10 @@ void quantize_block(const float* x, float d, ActBlock* b) {
     if (std::isnan(v)) v = 0.0f;
     const int q = static_cast<int>(v < -127.0f ? -127.0f : v > 127.0f ? 127.0f : v);
     b->q[j] = static_cast<int8_t>(q);
-    s += q;
+    s[j / 16] += q;
   }
-  b->sum = s;
+  b->half_sum[0] = static_cast<int16_t>(s[0]);  // |s| <= 16 * 127
+  b->half_sum[1] = static_cast<int16_t>(s[1]);
 }
 
 }  // namespace

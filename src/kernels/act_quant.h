@@ -3,7 +3,8 @@
 // of 32) becomes n/32 blocks, each like ggml's Q8_1 but with an fp32 scale:
 //
 //   a_j ≈ d * q_j,  q_j in [-127, 127],  sum = Σ q_j  (kept for weight formats
-//   with a per-block offset: Σ (d_w q_w + m) a = d_w Σ q_w a + m Σ a)
+//   with a per-block offset: Σ (d_w q_w + m) a = d_w Σ q_w a + m Σ a; kept
+//   per half block for formats with 16-element sub-blocks)
 //
 // Two modes:
 //   kQ8Block  d = amax(block) / 127 per block of 32 (like ggml's Q8_0/Q8_1)
@@ -29,9 +30,10 @@ enum class ActQuant {
 constexpr int kActBlock = 32;
 
 struct ActBlock {
-  float d;       // scale
-  int32_t sum;   // Σ q over the block
+  float d;             // scale
+  int16_t half_sum[2]; // Σ q over elements 0..15 and 16..31 (16-element sub-blocks, e.g. Q6_K's)
   int8_t q[kActBlock];
+  int32_t sum() const { return half_sum[0] + half_sum[1]; }  // Σ q over the block
 };
 
 // CLI / log names: "none", "q8", "q8row"; and back (nullopt if unknown).

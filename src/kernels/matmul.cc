@@ -119,7 +119,7 @@ void dequantize_weight_row(const WeightView& w, int64_t r, float* dst) {
 }
 
 bool uses_act_quant(const WeightView& w, ActQuant act) {
-  return act != ActQuant::kNone && has_qdot(w.type) && w.n_in % kActBlock == 0;
+  return act != ActQuant::kNone && (w.packed || (has_qdot(w.type) && w.n_in % kActBlock == 0));
 }
 
 void matmul(const WeightView& w, const float* x, int64_t n_tokens, float* y, int64_t ld_y, ThreadPool& pool,

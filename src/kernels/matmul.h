@@ -39,12 +39,14 @@ void dequantize_weight_row(const WeightView& w, int64_t r, float* dst);
 // Rows are split over the pool's threads; each output is computed by one thread
 // in a fixed order, so results do not depend on the thread count.
 //
-// act != kNone and a weight type with an integer kernel (kernels/qdot.h:
-// Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL, INTn): each token's input row is
-// quantized to int8 once per call (into a buffer of the calling thread that
-// is reused, so steady-state calls do not allocate), then every output is an
-// integer dot product. Other types (F32/F16/BF16, k-quants, IQ4_XS, NF4) take
-// the fp32 path whatever `act` says.
+// act != kNone and packed weights (w.packed: Q8_0, Q4_0, Q4_K, Q6_K,
+// kernels/packed.h) or a type with a row kernel (kernels/qdot.h: Q8_0, Q4_0,
+// Q4_1, Q5_0, Q5_1, IQ4_NL, INTn): each token's input row is quantized to
+// int8 once per call (into a buffer of the calling thread that is reused, so
+// steady-state calls do not allocate), then every output is an integer dot
+// product — the SIMD kernels of the packed layout, or qdot_row. Other types
+// (F32/F16/BF16, unpacked k-quants, IQ4_XS, NF4) take the fp32 path whatever
+// `act` says.
 void matmul(const WeightView& w, const float* x, int64_t n_tokens, float* y, int64_t ld_y, ThreadPool& pool,
             ActQuant act = ActQuant::kNone);
 

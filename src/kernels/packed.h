@@ -2,24 +2,38 @@
 // kernels: 16 output rows interleaved so that one 64-byte vector holds four
 // consecutive codes of each of the 16 rows — the operand shape of a
 // VPDPBUSD-style dot product (u8 × s8, four products summed into each int32
-// lane), with one lane per output row.
+// lane), with one lane per output row. Codes are stored unsigned (u = q + z);
+// the offset comes back through the activation sums that act_quant keeps:
+//   Σ_j q_j a_j = Σ_j u_j a_j − z Σ_j a_j     (exact, in int32)
 //
-// Layout, for each group of 16 rows and each block b of 32 inputs (groups one
-// after another, a group's blocks contiguous):
-//   Q8_0 (544 bytes):  d[16] fp16 | 8 × 64 bytes: quad j, row r at 64j + 4r:
-//                      codes 4j..4j+3 of row r, stored as code + 128 (u8)
-//   Q4_0 (288 bytes):  d[16] fp16 | 4 × 64 bytes: at 64i + 4r + c the byte
-//                      q[4i+c] | q[16+4i+c] << 4 (codes 0..15, Q4_0's own)
-// Both store unsigned codes u = q + z (z = 128 for Q8_0, 8 for Q4_0, the
-// code's offset), so for a block of activations a (kernels/act_quant.h,
-// which carries Σa):
-//   Σ_j (q_j) a_j = Σ_j u_j a_j − z Σ_j a_j            (exact, in int32)
-//   y_r = Σ_b fma(float(isum_rb), d_r,b · d_a,b, ·)      (in block order)
-// The scalar reference (packed_matmul_ref) and the SIMD kernels compute
-// exactly this, so they agree bit for bit; against qdot_row (one rounding
-// less per block) they agree to float rounding.
+// A "pack block" of a 16-row group is one source block (Q8_0, Q4_0: 32
+// inputs) or super-block (Q4_K, Q6_K: 256 inputs); groups one after another,
+// a group's pack blocks contiguous. Within a pack block (fp16 = 2 bytes,
+// "[16]" = one value per row of the group):
+//   Q8_0 (544 B): d[16] fp16 | 8 quad vectors (quad j, row r at 64j + 4r:
+//                 codes 4j..4j+3 of row r, + 128)
+//   Q4_0 (288 B): d[16] | a nibble block (below) of the codes 0..15
+//   Q5_0 (352 B): d[16] | nibble block of the low 4 bits | 64 B of fifth
+//                 bits: byte 4r + k holds at bit j that of code 4j + k
+//   Q4_K (2368 B): d[16] | dmin[16] | sc[8][16] u8 | m[8][16] u8 |
+//                 8 nibble blocks (one per 32-input sub-block)
+//   Q6_K (3360 B): d[16] | sc[16][16] i8 | 8 × (nibble block of the low 4
+//                 bits | 2 × 64 B of high bits: byte 64h + 4r + k holds at
+//                 bits 2i..2i+1 the high bits of code 4(4h + i) + k of row r)
+// A nibble block (256 B) of 32 codes per row: byte 64i + 4r + k holds code
+// 4i + k in its low and code 16 + 4i + k in its high nibble: quad j < 4 is
+// vector j's low nibbles, quad j >= 4 vector j − 4's high nibbles.
+// Same bytes as the source format, but for Q4_K's unpacked 6-bit scales
+// (+64 B per 2304): decode streams no more memory.
 //
-// Same bytes per block as the source format: decode streams no more memory.
+// Results per output, in block order (d_a the activation block's scale):
+//   Q8_0, Q4_0, Q5_0   acc = fma(float(isum), d·d_a, acc)  (z = 128, 8, 16)
+//   Q4_K         acc = fma(float(isum), (d·sc)·d_a, acc);
+//                acc = fma(−(dmin·m), d_a·Σa, acc)          per 32-sub-block
+//   Q6_K         acc = fma(float(isum − 32 Σa_half), (d·sc)·d_a, acc)  per 16
+// packed_matmul_ref computes exactly this in scalar code and the SIMD kernels
+// agree with it bit for bit; against qdot_row / the fp32 path they agree to
+// float (and activation-quantization) rounding.
 #pragma once
 
 #include <cstdint>
@@ -33,17 +47,18 @@ namespace slimlm::kernels {
 constexpr int kPackRows = 16;
 
 struct PackedWeight {
-  DType type = DType::F32;  // Q8_0 or Q4_0
+  DType type = DType::F32;  // Q8_0, Q4_0, Q5_0, Q4_K or Q6_K
   int64_t n_in = 0, n_out = 0;
-  int64_t block_bytes = 0;  // per group and block: 544 or 288
+  int64_t block_elems = 0;  // inputs per pack block: 32 or 256
+  int64_t block_bytes = 0;  // bytes per group and pack block
   std::unique_ptr<uint8_t[], void (*)(uint8_t*)> data{nullptr, nullptr};  // 64-byte aligned
 
-  int64_t blocks() const { return n_in / kActBlock; }
+  int64_t blocks() const { return n_in / block_elems; }
   const uint8_t* group(int64_t g) const { return data.get() + g * blocks() * block_bytes; }
 };
 
-// True if weights of this type and shape can be packed (Q8_0 or Q4_0,
-// n_out a multiple of 16, n_in of 32).
+// True if weights of this type and shape can be packed (Q8_0, Q4_0, Q5_0,
+// Q4_K, Q6_K; n_out a multiple of 16, n_in of the type's block).
 bool can_pack(DType t, int64_t n_in, int64_t n_out);
 
 // Repacks n_out rows of row_bytes each (the GGUF layout). can_pack must hold.

@@ -88,7 +88,7 @@ float dot_q4_1(const uint8_t* w, const ActBlock* a, int64_t nb) {
     nibbles(b.qs, q);
     const int32_t s = idot32(reinterpret_cast<const int8_t*>(q), a[i]);
     sum += fp16_to_fp32(b.d) * a[i].d * static_cast<float>(s) +
-           fp16_to_fp32(b.m) * a[i].d * static_cast<float>(a[i].sum);
+           fp16_to_fp32(b.m) * a[i].d * static_cast<float>(a[i].sum());
   }
   return sum;
 }
@@ -102,7 +102,7 @@ float dot_q5_1(const uint8_t* w, const ActBlock* a, int64_t nb) {
     fifth_bits(b.qh, q);
     const int32_t s = idot32(reinterpret_cast<const int8_t*>(q), a[i]);
     sum += fp16_to_fp32(b.d) * a[i].d * static_cast<float>(s) +
-           fp16_to_fp32(b.m) * a[i].d * static_cast<float>(a[i].sum);
+           fp16_to_fp32(b.m) * a[i].d * static_cast<float>(a[i].sum());
   }
   return sum;
 }
@@ -124,7 +124,7 @@ float dot_intn(const SlimFormat& f, const uint8_t* w, const ActBlock* a, int64_t
       int32_t s = 0;
       for (int j = 0; j < kActBlock; ++j) s += static_cast<int32_t>(qk[j]) * a[k].q[j];
       sq += a[k].d * static_cast<float>(s);
-      sa += a[k].d * static_cast<float>(a[k].sum);
+      sa += a[k].d * static_cast<float>(a[k].sum());
     }
     sum += d * sq + m * sa;
   }

@@ -42,7 +42,10 @@ TEST(ActQuant, BlockModeErrorWithinHalfAStepAndSums) {
       s += a[b].q[j];
     }
     EXPECT_FLOAT_EQ(a[b].d, amax / 127.0f);
-    EXPECT_EQ(a[b].sum, s);
+    EXPECT_EQ(a[b].sum(), s);
+    int32_t lo = 0;
+    for (int j = 0; j < 16; ++j) lo += a[b].q[j];
+    EXPECT_EQ(a[b].half_sum[0], lo);
     for (int j = 0; j < kActBlock; ++j)
       EXPECT_LE(std::fabs(y[b * kActBlock + j] - x[b * kActBlock + j]), 0.5f * a[b].d * (1 + 1e-5f));
   }
@@ -69,7 +72,7 @@ TEST(ActQuant, ZeroAndNonFiniteRows) {
     quantize_act_row(z.data(), 64, m, a);
     for (const auto& b : a) {
       EXPECT_EQ(b.d, 0.0f);
-      EXPECT_EQ(b.sum, 0);
+      EXPECT_EQ(b.sum(), 0);
       for (int8_t q : b.q) EXPECT_EQ(q, 0);
     }
   }

@@ -9,6 +9,7 @@
 
 #include <cmath>
 #include <random>
+#include <utility>
 #include <vector>
 
 #include "core/thread_pool.h"
@@ -60,6 +61,8 @@ TEST(Packed, LayoutAndShapes) {
   EXPECT_TRUE(can_pack(DType::Q4_0, 32, 16));
   EXPECT_FALSE(can_pack(DType::Q4_0, 64, 24));  // not whole 16-row groups
   EXPECT_FALSE(can_pack(DType::Q4_1, 64, 32));
+  EXPECT_TRUE(can_pack(DType::Q4_K, 512, 32));
+  EXPECT_FALSE(can_pack(DType::Q6_K, 64, 32));  // not whole super-blocks
   EXPECT_FALSE(can_pack(DType::F16, 64, 32));
   const Rows r = make_rows(DType::Q4_0, 64, 32, 1);
   const PackedWeight p = pack_weight(DType::Q4_0, r.buf.data(), r.rb, 64, 32);
@@ -67,9 +70,23 @@ TEST(Packed, LayoutAndShapes) {
   EXPECT_EQ(reinterpret_cast<uintptr_t>(p.data.get()) % 64, 0u);
 }
 
-TEST(Packed, ReferenceAgreesWithRowKernel) {
-  for (DType t : {DType::Q8_0, DType::Q4_0}) {
-    const int64_t n_in = 160, n_out = 48, T = 3;
+// Σ_j dequantized w_j × dequantized a_j in double, and Σ |w_j a_j| (the scale
+// of the float rounding).
+std::pair<double, double> dequant_dot(DType t, const uint8_t* row, const ActBlock* a, int64_t n) {
+  std::vector<float> w(static_cast<size_t>(n)), x(static_cast<size_t>(n));
+  EXPECT_TRUE(dequantize_row(t, row, w.data(), n).ok());
+  dequantize_act_row(a, n, x.data());
+  double s = 0, mag = 0;
+  for (int64_t j = 0; j < n; ++j) {
+    s += double(w[j]) * x[j];
+    mag += std::fabs(double(w[j]) * x[j]);
+  }
+  return {s, mag};
+}
+
+TEST(Packed, ReferenceAgreesWithDequantizedProducts) {
+  for (DType t : {DType::Q8_0, DType::Q4_0, DType::Q5_0, DType::Q4_K, DType::Q6_K}) {
+    const int64_t n_in = t == DType::Q4_K || t == DType::Q6_K ? 512 : 160, n_out = 48, T = 3;
     const Rows r = make_rows(t, n_in, n_out, 2);
     const PackedWeight p = pack_weight(t, r.buf.data(), r.rb, n_in, n_out);
     const auto a = act(n_in, T, 3);
@@ -77,18 +94,24 @@ TEST(Packed, ReferenceAgreesWithRowKernel) {
     packed_matmul_ref(p, a.data(), T, y.data(), n_out, 0, n_out);
     for (int64_t tt = 0; tt < T; ++tt)
       for (int64_t o = 0; o < n_out; ++o) {
-        const float want = qdot_row(t, r.buf.data() + o * r.rb, a.data() + tt * (n_in / kActBlock), n_in);
-        EXPECT_NEAR(y[static_cast<size_t>(tt * n_out + o)], want, 1e-5f * (1 + std::fabs(want)))
-            << dtype_name(t) << " token " << tt << " row " << o;
+        const ActBlock* at = a.data() + tt * (n_in / kActBlock);
+        const auto [want, mag] = dequant_dot(t, r.buf.data() + o * r.rb, at, n_in);
+        const float got = y[static_cast<size_t>(tt * n_out + o)];
+        EXPECT_NEAR(got, want, 1e-5 * mag + 1e-6) << dtype_name(t) << " token " << tt << " row " << o;
+        if (has_qdot(t)) {  // the row kernel: the same integer sums, one rounding apart
+          const float q = qdot_row(t, r.buf.data() + o * r.rb, at, n_in);
+          EXPECT_NEAR(got, q, 1e-5f * (1 + std::fabs(q))) << dtype_name(t);
+        }
       }
   }
 }
 
 TEST(Packed, Avx512EqualsReferenceBitForBit) {
   if (detected_kernel_level() != KernelLevel::kAvx512) GTEST_SKIP() << "no AVX-512 VNNI on this CPU";
-  for (DType t : {DType::Q8_0, DType::Q4_0})
-    for (int64_t n_in : {32, 96, 2048})
+  for (DType t : {DType::Q8_0, DType::Q4_0, DType::Q5_0, DType::Q4_K, DType::Q6_K})
+    for (int64_t n_in : {32, 96, 256, 768, 2048})
       for (int64_t n_out : {16, 48, 80}) {
+        if (!can_pack(t, n_in, n_out)) continue;
         const Rows r = make_rows(t, n_in, n_out, 4);
         const PackedWeight p = pack_weight(t, r.buf.data(), r.rb, n_in, n_out);
         for (int64_t T : {1, 2, 5, 6, 7, 13, 70}) {
@@ -105,7 +128,7 @@ TEST(Packed, Avx512EqualsReferenceBitForBit) {
 
 TEST(Packed, MatmulWithPackedWeightsIsThreadIndependentAndMatchesRowKernel) {
   const int64_t n_in = 256, n_out = 96, T = 9;
-  for (DType t : {DType::Q8_0, DType::Q4_0}) {
+  for (DType t : {DType::Q8_0, DType::Q4_0, DType::Q5_0, DType::Q4_K, DType::Q6_K}) {
     const Rows r = make_rows(t, n_in, n_out, 6);
     const PackedWeight p = pack_weight(t, r.buf.data(), r.rb, n_in, n_out);
     WeightView plain{t, r.buf.data(), n_in, n_out, r.rb};
@@ -121,7 +144,17 @@ TEST(Packed, MatmulWithPackedWeightsIsThreadIndependentAndMatchesRowKernel) {
     matmul(packed, x.data(), T, y1.data(), n_out, p1, ActQuant::kQ8Block);
     matmul(packed, x.data(), T, y2.data(), n_out, p2, ActQuant::kQ8Block);
     EXPECT_EQ(y1, y2) << dtype_name(t);
-    for (size_t i = 0; i < y0.size(); ++i) EXPECT_NEAR(y1[i], y0[i], 1e-5f * (1 + std::fabs(y0[i]))) << i;
+    std::vector<ActBlock> a(static_cast<size_t>(n_in / kActBlock));
+    for (int64_t tt = 0; tt < T; ++tt) {
+      quantize_act_row(x.data() + tt * n_in, n_in, ActQuant::kQ8Block, a.data());
+      for (int64_t o = 0; o < n_out; ++o) {
+        const auto [want, mag] = dequant_dot(t, r.buf.data() + o * r.rb, a.data(), n_in);
+        EXPECT_NEAR(y1[static_cast<size_t>(tt * n_out + o)], want, 1e-5 * mag + 1e-6) << dtype_name(t) << " " << o;
+      }
+    }
+    if (t == DType::Q8_0 || t == DType::Q4_0) {  // the row kernels: same integer sums, one rounding apart
+      for (size_t i = 0; i < y0.size(); ++i) EXPECT_NEAR(y1[i], y0[i], 1e-5f * (1 + std::fabs(y0[i]))) << i;
+    }
   }
 }
 

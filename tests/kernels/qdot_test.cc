@@ -132,9 +132,9 @@ TEST(QDot, HandBuiltBlocks) {
   ActBlock a{};
   a.d = 0.5f;
   for (int j = 0; j < 32; ++j) a.q[j] = static_cast<int8_t>(j % 2 ? 1 : -1);  // Σ q = 0
-  a.sum = 0;
   a.q[0] = 4;  // Σ q = 5
-  a.sum = 5;
+  a.half_sum[0] = 5;
+  a.half_sum[1] = 0;
   // Q4_1, d = 2, m = 1, all codes 3: x = 7 everywhere; Σ x a = 7 * 0.5 * 5.
   uint8_t q41[20];
   const fp16_t d = fp32_to_fp16(2.0f), m = fp32_to_fp16(1.0f);

@@ -7,17 +7,11 @@
 namespace slimlm::kernels {
 namespace {
 
-// The 64-byte vector of quad j (0..7) of one group-block: Q8_0 stores it as
-// is; Q4_0 holds quads j and j + 4 in the low and high nibbles of vector j % 4.
-template <bool kQ4>
-inline __m512i quad(const uint8_t* qs, int j) {
-  if constexpr (!kQ4) {
-    return _mm512_loadu_si512(qs + 64 * j);
-  } else {
-    const __m512i v = _mm512_loadu_si512(qs + 64 * (j & 3));
-    const __m512i m = _mm512_set1_epi8(15);
-    return j < 4 ? _mm512_and_si512(v, m) : _mm512_and_si512(_mm512_srli_epi16(v, 4), m);
-  }
+// Quad j (0..7) of a nibble block: vector j % 4, low nibbles for j < 4.
+inline __m512i nibble_quad(const uint8_t* nb, int j) {
+  const __m512i v = _mm512_loadu_si512(nb + 64 * (j & 3));
+  const __m512i m = _mm512_set1_epi8(15);
+  return j < 4 ? _mm512_and_si512(v, m) : _mm512_and_si512(_mm512_srli_epi16(v, 4), m);
 }
 
 inline __m512i bcast_quad(const ActBlock& a, int j) {
@@ -26,36 +20,115 @@ inline __m512i bcast_quad(const ActBlock& a, int j) {
   return _mm512_set1_epi32(v);
 }
 
-// NG groups of 16 rows × NT tokens, all blocks: y[t][16 g + lane].
-template <bool kQ4, int NG, int NT>
+inline __m512 half16(const uint8_t* p) {
+  return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+}
+inline __m512 u8x16(const uint8_t* p) {
+  return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
+}
+inline __m512 i8x16(const uint8_t* p) {
+  return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
+}
+
+enum class Fmt { kQ8_0, kQ4_0, kQ5_0, kQ4_K, kQ6_K };
+
+// iacc[g][t] = Σ over quads [j0, j1) of one 32-input sub-block: u · a.
+template <Fmt F, int NG, int NT>
+inline void dot_quads(__m512i (&iacc)[NG][NT], const uint8_t* const (&sub)[NG], const ActBlock* const* a,
+                      int64_t ab, int j0, int j1) {
+  for (int g = 0; g < NG; ++g)
+    for (int t = 0; t < NT; ++t) iacc[g][t] = _mm512_setzero_si512();
+  for (int j = j0; j < j1; ++j) {
+    __m512i wq[NG];
+    for (int g = 0; g < NG; ++g) {
+      if constexpr (F == Fmt::kQ8_0) {
+        wq[g] = _mm512_loadu_si512(sub[g] + 64 * j);
+      } else if constexpr (F == Fmt::kQ5_0) {
+        const __m512i hv = _mm512_loadu_si512(sub[g] + 256);
+        const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(hv, j), _mm512_set1_epi8(1));
+        wq[g] = _mm512_or_si512(nibble_quad(sub[g], j), _mm512_slli_epi16(hi, 4));
+      } else if constexpr (F == Fmt::kQ6_K) {
+        const __m512i hv = _mm512_loadu_si512(sub[g] + 256 + 64 * (j / 4));
+        const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(hv, 2 * (j % 4)), _mm512_set1_epi8(3));
+        wq[g] = _mm512_or_si512(nibble_quad(sub[g], j), _mm512_slli_epi16(hi, 4));
+      } else {
+        wq[g] = nibble_quad(sub[g], j);
+      }
+    }
+    for (int t = 0; t < NT; ++t) {
+      const __m512i av = bcast_quad(a[t][ab], j);
+      for (int g = 0; g < NG; ++g) iacc[g][t] = _mm512_dpbusd_epi32(iacc[g][t], wq[g], av);
+    }
+  }
+}
+
+// NG groups of 16 rows × NT tokens over all inputs: y[t][row + 16 g + lane].
+template <Fmt F, int NG, int NT>
 void tile(const PackedWeight& w, const uint8_t* const* grp, const ActBlock* const* a, float* y, int64_t ld_y,
           int64_t row) {
   const int64_t nb = w.blocks(), bb = w.block_bytes;
-  const __m512i z = _mm512_set1_epi32(kQ4 ? 8 : 128);
   __m512 facc[NG][NT];
+  __m512i iacc[NG][NT];
   for (int g = 0; g < NG; ++g)
     for (int t = 0; t < NT; ++t) facc[g][t] = _mm512_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
-    __m512i iacc[NG][NT];
-    for (int g = 0; g < NG; ++g)
-      for (int t = 0; t < NT; ++t) iacc[g][t] = _mm512_setzero_si512();
-    for (int j = 0; j < 8; ++j) {
-      __m512i wq[NG];
-      for (int g = 0; g < NG; ++g) wq[g] = quad<kQ4>(grp[g] + b * bb + 2 * kPackRows, j);
+    const uint8_t* blk[NG];
+    for (int g = 0; g < NG; ++g) blk[g] = grp[g] + b * bb;
+    __m512 d[NG];
+    for (int g = 0; g < NG; ++g) d[g] = half16(blk[g]);
+    if constexpr (F == Fmt::kQ8_0 || F == Fmt::kQ4_0 || F == Fmt::kQ5_0) {
+      const uint8_t* sub[NG];
+      for (int g = 0; g < NG; ++g) sub[g] = blk[g] + 32;
+      dot_quads<F, NG, NT>(iacc, sub, a, b, 0, 8);
+      const __m512i z = _mm512_set1_epi32(F == Fmt::kQ8_0 ? 128 : F == Fmt::kQ4_0 ? 8 : 16);
       for (int t = 0; t < NT; ++t) {
-        const __m512i av = bcast_quad(a[t][b], j);
-        for (int g = 0; g < NG; ++g) iacc[g][t] = _mm512_dpbusd_epi32(iacc[g][t], wq[g], av);
+        const __m512i corr = _mm512_mullo_epi32(z, _mm512_set1_epi32(a[t][b].sum()));
+        const __m512 da = _mm512_set1_ps(a[t][b].d);
+        for (int g = 0; g < NG; ++g) {
+          const __m512 s = _mm512_cvtepi32_ps(_mm512_sub_epi32(iacc[g][t], corr));
+          facc[g][t] = _mm512_fmadd_ps(s, _mm512_mul_ps(d[g], da), facc[g][t]);
+        }
       }
-    }
-    __m512 dw[NG];
-    for (int g = 0; g < NG; ++g)
-      dw[g] = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(grp[g] + b * bb)));
-    for (int t = 0; t < NT; ++t) {
-      const __m512i corr = _mm512_mullo_epi32(z, _mm512_set1_epi32(a[t][b].sum));
-      const __m512 da = _mm512_set1_ps(a[t][b].d);
-      for (int g = 0; g < NG; ++g) {
-        const __m512 s = _mm512_cvtepi32_ps(_mm512_sub_epi32(iacc[g][t], corr));
-        facc[g][t] = _mm512_fmadd_ps(s, _mm512_mul_ps(dw[g], da), facc[g][t]);
+    } else if constexpr (F == Fmt::kQ4_K) {
+      __m512 dmin[NG];
+      for (int g = 0; g < NG; ++g) dmin[g] = half16(blk[g] + 32);
+      for (int sb = 0; sb < 8; ++sb) {
+        const int64_t ab = b * 8 + sb;
+        const uint8_t* sub[NG];
+        for (int g = 0; g < NG; ++g) sub[g] = blk[g] + 320 + 256 * sb;
+        dot_quads<F, NG, NT>(iacc, sub, a, ab, 0, 8);
+        __m512 ds[NG], dm[NG];
+        for (int g = 0; g < NG; ++g) {
+          ds[g] = _mm512_mul_ps(d[g], u8x16(blk[g] + 64 + 16 * sb));
+          dm[g] = _mm512_mul_ps(dmin[g], u8x16(blk[g] + 192 + 16 * sb));
+        }
+        for (int t = 0; t < NT; ++t) {
+          const __m512 da = _mm512_set1_ps(a[t][ab].d);
+          const __m512 dsum = _mm512_set1_ps(a[t][ab].d * static_cast<float>(a[t][ab].sum()));
+          for (int g = 0; g < NG; ++g) {
+            facc[g][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(iacc[g][t]), _mm512_mul_ps(ds[g], da), facc[g][t]);
+            facc[g][t] = _mm512_fnmadd_ps(dm[g], dsum, facc[g][t]);
+          }
+        }
+      }
+    } else {  // Q6_K: two 16-input sub-blocks per activation block
+      for (int sb = 0; sb < 8; ++sb) {
+        const int64_t ab = b * 8 + sb;
+        const uint8_t* sub[NG];
+        for (int g = 0; g < NG; ++g) sub[g] = blk[g] + 288 + 384 * sb;
+        for (int h = 0; h < 2; ++h) {
+          dot_quads<F, NG, NT>(iacc, sub, a, ab, 4 * h, 4 * h + 4);
+          __m512 ds[NG];
+          for (int g = 0; g < NG; ++g) ds[g] = _mm512_mul_ps(d[g], i8x16(blk[g] + 32 + 16 * (2 * sb + h)));
+          for (int t = 0; t < NT; ++t) {
+            const __m512i corr = _mm512_set1_epi32(32 * a[t][ab].half_sum[h]);
+            const __m512 da = _mm512_set1_ps(a[t][ab].d);
+            for (int g = 0; g < NG; ++g) {
+              const __m512 s = _mm512_cvtepi32_ps(_mm512_sub_epi32(iacc[g][t], corr));
+              facc[g][t] = _mm512_fmadd_ps(s, _mm512_mul_ps(ds[g], da), facc[g][t]);
+            }
+          }
+        }
       }
     }
   }
@@ -63,46 +136,47 @@ void tile(const PackedWeight& w, const uint8_t* const* grp, const ActBlock* cons
     for (int g = 0; g < NG; ++g) _mm512_storeu_ps(y + t * ld_y + row + 16 * g, facc[g][t]);
 }
 
-template <bool kQ4, int NG>
+template <Fmt F, int NG>
 void tokens(const PackedWeight& w, const uint8_t* const* grp, const ActBlock* xq, int64_t t0, int64_t nt, float* y,
             int64_t ld_y, int64_t row) {
   constexpr int kT = 6;
-  const int64_t nb = w.blocks();
+  const int64_t na = w.n_in / kActBlock;
   const ActBlock* a[kT];
   int64_t t = t0;
   for (; t + kT <= t0 + nt; t += kT) {
-    for (int k = 0; k < kT; ++k) a[k] = xq + (t + k) * nb;
-    tile<kQ4, NG, kT>(w, grp, a, y + t * ld_y, ld_y, row);
+    for (int k = 0; k < kT; ++k) a[k] = xq + (t + k) * na;
+    tile<F, NG, kT>(w, grp, a, y + t * ld_y, ld_y, row);
   }
   const int rest = static_cast<int>(t0 + nt - t);
-  for (int k = 0; k < rest; ++k) a[k] = xq + (t + k) * nb;
+  for (int k = 0; k < rest; ++k) a[k] = xq + (t + k) * na;
   float* yt = y + t * ld_y;
   switch (rest) {
-    case 1: tile<kQ4, NG, 1>(w, grp, a, yt, ld_y, row); break;
-    case 2: tile<kQ4, NG, 2>(w, grp, a, yt, ld_y, row); break;
-    case 3: tile<kQ4, NG, 3>(w, grp, a, yt, ld_y, row); break;
-    case 4: tile<kQ4, NG, 4>(w, grp, a, yt, ld_y, row); break;
-    case 5: tile<kQ4, NG, 5>(w, grp, a, yt, ld_y, row); break;
+    case 1: tile<F, NG, 1>(w, grp, a, yt, ld_y, row); break;
+    case 2: tile<F, NG, 2>(w, grp, a, yt, ld_y, row); break;
+    case 3: tile<F, NG, 3>(w, grp, a, yt, ld_y, row); break;
+    case 4: tile<F, NG, 4>(w, grp, a, yt, ld_y, row); break;
+    case 5: tile<F, NG, 5>(w, grp, a, yt, ld_y, row); break;
     default: break;
   }
 }
 
-template <bool kQ4>
+template <Fmt F>
 void run(const PackedWeight& w, const ActBlock* xq, int64_t n_tokens, float* y, int64_t ld_y, int64_t row0,
          int64_t row1) {
   // Token chunks keep their activations in L2 while the rows stream past.
-  const int64_t chunk = std::max<int64_t>(6, (256 << 10) / (w.blocks() * static_cast<int64_t>(sizeof(ActBlock))) / 6 * 6);
+  const int64_t act_bytes = w.n_in / kActBlock * static_cast<int64_t>(sizeof(ActBlock));
+  const int64_t chunk = std::max<int64_t>(6, (256 << 10) / act_bytes / 6 * 6);
   for (int64_t t0 = 0; t0 < n_tokens; t0 += chunk) {
     const int64_t nt = std::min(chunk, n_tokens - t0);
     int64_t g = row0 / kPackRows;
     const int64_t g1 = row1 / kPackRows;
     for (; g + 2 <= g1; g += 2) {
       const uint8_t* grp[2] = {w.group(g), w.group(g + 1)};
-      tokens<kQ4, 2>(w, grp, xq, t0, nt, y, ld_y, g * kPackRows);
+      tokens<F, 2>(w, grp, xq, t0, nt, y, ld_y, g * kPackRows);
     }
     if (g < g1) {
       const uint8_t* grp[1] = {w.group(g)};
-      tokens<kQ4, 1>(w, grp, xq, t0, nt, y, ld_y, g * kPackRows);
+      tokens<F, 1>(w, grp, xq, t0, nt, y, ld_y, g * kPackRows);
     }
   }
 }
@@ -111,8 +185,14 @@ void run(const PackedWeight& w, const ActBlock* xq, int64_t n_tokens, float* y, 
 
 void packed_matmul_avx512(const PackedWeight& w, const ActBlock* xq, int64_t n_tokens, float* y, int64_t ld_y,
                           int64_t row0, int64_t row1) {
-  if (w.type == DType::Q4_0) run<true>(w, xq, n_tokens, y, ld_y, row0, row1);
-  else run<false>(w, xq, n_tokens, y, ld_y, row0, row1);
+  switch (w.type) {
+    case DType::Q8_0: run<Fmt::kQ8_0>(w, xq, n_tokens, y, ld_y, row0, row1); break;
+    case DType::Q4_0: run<Fmt::kQ4_0>(w, xq, n_tokens, y, ld_y, row0, row1); break;
+    case DType::Q5_0: run<Fmt::kQ5_0>(w, xq, n_tokens, y, ld_y, row0, row1); break;
+    case DType::Q4_K: run<Fmt::kQ4_K>(w, xq, n_tokens, y, ld_y, row0, row1); break;
+    case DType::Q6_K: run<Fmt::kQ6_K>(w, xq, n_tokens, y, ld_y, row0, row1); break;
+    default: break;
+  }
 }
 
 }  // namespace slimlm::kernels
