@@ -3,6 +3,9 @@
 #include <cmath>
 #include <limits>
 
+#include "kernels/cpu.h"
+#include "kernels/x86/ops_avx512.h"
+
 namespace slimlm::kernels {
 namespace {
 
@@ -59,6 +62,9 @@ std::optional<ActQuant> act_quant_from_name(std::string_view name) {
 }
 
 void quantize_act_row(const float* x, int64_t n, ActQuant mode, ActBlock* out) {
+#if defined(__x86_64__)
+  if (kernel_level() == KernelLevel::kAvx512 && quantize_act_row_avx512(x, n, mode, out)) return;
+#endif
   const int64_t nb = n / kActBlock;
   if (mode == ActQuant::kQ8Row) {
     const float d = abs_max(x, n) / 127.0f;

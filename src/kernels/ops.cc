@@ -3,9 +3,15 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/cpu.h"
+#include "kernels/x86/ops_avx512.h"
+
 namespace slimlm::kernels {
 
 float dot_f32(const float* a, const float* b, int64_t n) {
+#if defined(__x86_64__)
+  if (kernel_level() == KernelLevel::kAvx512) return dot_f32_avx512(a, b, n);
+#endif
   // 16 independent partial sums: vectorises and keeps a fixed order.
   float acc[16] = {};
   int64_t i = 0;
@@ -20,6 +26,9 @@ float dot_f32(const float* a, const float* b, int64_t n) {
 
 void dot4_f32(const float* a0, const float* a1, const float* a2, const float* a3, const float* b, int64_t n,
               float* out) {
+#if defined(__x86_64__)
+  if (kernel_level() == KernelLevel::kAvx512) return dot4_f32_avx512(a0, a1, a2, a3, b, n, out);
+#endif
   // dot_f32's order for each row, four rows at once: b is loaded once per step.
   float acc[4][16] = {};
   int64_t i = 0;
@@ -86,6 +95,17 @@ void rope(float* x, int64_t n_heads, int64_t head_dim, int64_t n_rot, int64_t po
 
 void add(float* y, const float* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] += x[i];
+}
+
+}  // namespace slimlm::kernels
+
+namespace slimlm::kernels {
+
+void axpy(float* y, float a, const float* x, int64_t n) {
+#if defined(__x86_64__)
+  if (kernel_level() == KernelLevel::kAvx512) return axpy_avx512(y, a, x, n);
+#endif
+  for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
 }
 
 }  // namespace slimlm::kernels

@@ -1,6 +1,8 @@
 // Element-wise and row operations of the transformer, scalar reference code
 // written to auto-vectorise. Shapes are noted per function; all pointers are
-// to contiguous fp32 rows.
+// to contiguous fp32 rows. dot_f32, dot4_f32 and axpy run AVX-512 versions
+// (kernels/x86/ops_avx512.h) when kernel_level() allows, with bit-identical
+// results.
 #pragma once
 
 #include <cstdint>
@@ -32,5 +34,8 @@ void rope(float* x, int64_t n_heads, int64_t head_dim, int64_t n_rot, int64_t po
 
 // y += x
 void add(float* y, const float* x, int64_t n);
+
+// y += a * x   (a product then a sum per element, never fused)
+void axpy(float* y, float a, const float* x, int64_t n);
 
 }  // namespace slimlm::kernels

@@ -288,11 +288,7 @@ void LlamaContext::layer_forward(const LlamaLayer& L, int64_t l, float* x, int64
       kernels::softmax(sc, n_keys);
       float* out = &att_out_[t * E + h * hd];
       std::fill(out, out + hd, 0.0f);
-      for (int64_t j = 0; j < n_keys; ++j) {
-        const float p = sc[j];
-        const float* vj = vc + j * kv + kvh * hd;
-        for (int64_t d = 0; d < hd; ++d) out[d] += p * vj[d];
-      }
+      for (int64_t j = 0; j < n_keys; ++j) kernels::axpy(out, sc[j], vc + j * kv + kvh * hd, hd);
     }
   });
   observe(LinearInput::kAttnOut, att_out_.data(), E);

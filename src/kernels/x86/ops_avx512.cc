@@ -1,0 +1,101 @@
+#include "kernels/x86/ops_avx512.h"
+
+#include <immintrin.h>
+
+#include <cmath>
+
+namespace slimlm::kernels {
+namespace {
+
+// ops.cc's reduction of 16 partial sums: acc[j] += acc[j + w] for w = 8, 4, 2, 1.
+inline float reduce16(__m512 acc) {
+  const __m256 v8 = _mm256_add_ps(_mm512_castps512_ps256(acc), _mm512_extractf32x8_ps(acc, 1));
+  const __m128 v4 = _mm_add_ps(_mm256_castps256_ps128(v8), _mm256_extractf128_ps(v8, 1));
+  const __m128 v2 = _mm_add_ps(v4, _mm_movehl_ps(v4, v4));
+  const __m128 v1 = _mm_add_ss(v2, _mm_shuffle_ps(v2, v2, 1));
+  return _mm_cvtss_f32(v1);
+}
+
+// True if all 16 lanes are finite.
+inline bool finite16(__m512 v) { return _mm512_fpclass_ps_mask(v, 0x01 | 0x80 | 0x08 | 0x10) == 0; }
+
+inline __m512 abs16(__m512 v) { return _mm512_andnot_ps(_mm512_set1_ps(-0.0f), v); }
+
+// roundf (half away from zero) of 16 lanes, exactly.
+inline __m512 round_away(__m512 v) {
+  const __m512 t = _mm512_roundscale_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+  const __mmask16 up = _mm512_cmp_ps_mask(abs16(_mm512_sub_ps(v, t)), _mm512_set1_ps(0.5f), _CMP_GE_OQ);
+  const __m512 one = _mm512_or_ps(_mm512_set1_ps(1.0f), _mm512_and_ps(v, _mm512_set1_ps(-0.0f)));
+  return _mm512_mask_add_ps(t, up, t, one);
+}
+
+// act_quant.cc's quantize_block for finite x and a finite d with finite 1/d.
+inline void quantize_block(const float* x, float d, ActBlock* b) {
+  b->d = d;
+  const float id = d != 0.0f ? 1.0f / d : 0.0f;
+  const __m512 vid = _mm512_set1_ps(id), lo = _mm512_set1_ps(-127.0f), hi = _mm512_set1_ps(127.0f);
+  for (int h = 0; h < 2; ++h) {
+    const __m512 v = round_away(_mm512_mul_ps(_mm512_loadu_ps(x + 16 * h), vid));
+    const __m512i q = _mm512_cvttps_epi32(_mm512_min_ps(_mm512_max_ps(v, lo), hi));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(b->q + 16 * h), _mm512_cvtepi32_epi8(q));
+    b->half_sum[h] = static_cast<int16_t>(_mm512_reduce_add_epi32(q));
+  }
+}
+
+}  // namespace
+
+float dot_f32_avx512(const float* a, const float* b, int64_t n) {
+  __m512 acc = _mm512_setzero_ps();
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) acc = _mm512_add_ps(acc, _mm512_mul_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i)));
+  float tail = 0.0f;
+  for (; i < n; ++i) tail += a[i] * b[i];
+  return reduce16(acc) + tail;
+}
+
+void dot4_f32_avx512(const float* a0, const float* a1, const float* a2, const float* a3, const float* b, int64_t n,
+                     float* out) {
+  __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+  const float* a[4] = {a0, a1, a2, a3};
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m512 bv = _mm512_loadu_ps(b + i);
+    for (int r = 0; r < 4; ++r) acc[r] = _mm512_add_ps(acc[r], _mm512_mul_ps(_mm512_loadu_ps(a[r] + i), bv));
+  }
+  for (int r = 0; r < 4; ++r) {
+    float tail = 0.0f;
+    for (int64_t k = i; k < n; ++k) tail += a[r][k] * b[k];
+    out[r] = reduce16(acc[r]) + tail;
+  }
+}
+
+void axpy_avx512(float* y, float a, const float* x, int64_t n) {
+  const __m512 va = _mm512_set1_ps(a);
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    _mm512_storeu_ps(y + i, _mm512_add_ps(_mm512_loadu_ps(y + i), _mm512_mul_ps(va, _mm512_loadu_ps(x + i))));
+  for (; i < n; ++i) y[i] += a * x[i];
+}
+
+bool quantize_act_row_avx512(const float* x, int64_t n, ActQuant mode, ActBlock* out) {
+  const int64_t nb = n / kActBlock;
+  // Pass 1: every value finite, and the block (or row) maxima.
+  __m512 row_max = _mm512_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b) {
+    const __m512 v0 = _mm512_loadu_ps(x + b * kActBlock), v1 = _mm512_loadu_ps(x + b * kActBlock + 16);
+    if (!finite16(v0) || !finite16(v1)) return false;
+    row_max = _mm512_max_ps(row_max, _mm512_max_ps(abs16(v0), abs16(v1)));
+  }
+  const float row_d = _mm512_reduce_max_ps(row_max) / 127.0f;
+  for (int64_t b = 0; b < nb; ++b) {
+    const float* xb = x + b * kActBlock;
+    float d = row_d;
+    if (mode != ActQuant::kQ8Row)
+      d = _mm512_reduce_max_ps(_mm512_max_ps(abs16(_mm512_loadu_ps(xb)), abs16(_mm512_loadu_ps(xb + 16)))) / 127.0f;
+    if (d != 0.0f && !std::isfinite(1.0f / d)) return false;
+    quantize_block(xb, d, out + b);
+  }
+  return true;
+}
+
+}  // namespace slimlm::kernels

@@ -1,0 +1,23 @@
+// AVX-512 versions of the fp32 row operations of kernels/ops.h and of the
+// activation quantizer of kernels/act_quant.h, bit for bit equal to them (the
+// same products and sums in the same order: ops.h's 16 partial sums are one
+// 16-lane vector here; the file is built with -ffp-contract=off). Called
+// through those functions when kernel_level() is kAvx512.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/act_quant.h"
+
+namespace slimlm::kernels {
+
+float dot_f32_avx512(const float* a, const float* b, int64_t n);
+void dot4_f32_avx512(const float* a0, const float* a1, const float* a2, const float* a3, const float* b, int64_t n,
+                     float* out);
+void axpy_avx512(float* y, float a, const float* x, int64_t n);
+// false if the row needs the scalar path (a non-finite value, or a scale so
+// small that its inverse overflows); out may then be partly written and the
+// caller quantizes the whole row again.
+bool quantize_act_row_avx512(const float* x, int64_t n, ActQuant mode, ActBlock* out);
+
+}  // namespace slimlm::kernels
