@@ -1,4 +1,4 @@
-// slimlm bench -m MODEL [-p 512] [-n 128] [-r 3] [-t 1,2] [--act-quant none|q8|q8row] [--json]
+// slimlm bench -m MODEL [-p 512] [-n 128] [-r 3] [-t 1,2] [--act-quant none|q8|q8row] [--mem-bw] [--json]
 #include <cstdio>
 
 #include <fmt/format.h>
@@ -19,6 +19,7 @@ struct BenchArgs {
   int64_t n_batch = 512;
   std::string act_quant = "q8";
   bool json = false;
+  bool mem_bw = false;
 };
 
 int run_bench_cmd(BenchArgs a) {
@@ -43,7 +44,16 @@ int run_bench_cmd(BenchArgs a) {
   nlohmann::json rows = nlohmann::json::array();
   if (!a.json)
     fmt::print("| model | size | params | threads | test | t/s |\n|---|---:|---:|---:|---:|---:|\n");
+  const uint64_t per_token = weight_bytes_per_token(**m);
   for (int t : a.threads) {
+    double bw = 0;  // GB/s, measured in the same minute as this thread count's tests
+    if (a.mem_bw) {
+      bw = measure_read_bandwidth(t);
+      if (a.json)
+        rows.push_back({{"model", a.model}, {"threads", t}, {"test", "mem_read"}, {"gbs", bw}});
+      else
+        fmt::print("| memory read | {:.2f} GiB buffer | | {} | read | {:.2f} GB/s |\n", 1.0, t, bw);
+    }
     std::vector<std::pair<char, int64_t>> tests;
     for (int64_t n : a.pp)
       if (n > 0) tests.push_back({'p', n});
@@ -59,11 +69,16 @@ int run_bench_cmd(BenchArgs a) {
         rows.push_back({{"model", a.model}, {"size_bytes", bytes}, {"params", params}, {"threads", r->threads},
                         {"act_quant", a.act_quant},
                         {"test", r->test}, {"n_tokens", n}, {"tps_mean", r->mean()}, {"tps_sd", r->sd()},
-                        {"samples_tps", r->tokens_per_second}});
+                        {"samples_tps", r->tokens_per_second}, {"weight_bytes_per_token", per_token}});
+        if (kind == 'g' && bw > 0) rows.back()["bandwidth_use"] = r->mean() * static_cast<double>(per_token) / 1e9 / bw;
       } else {
         fmt::print("| {} | {:.2f} MiB | {:.2f} M | {} | {} | {:.2f} ± {:.2f} |\n", a.model,
                    static_cast<double>(bytes) / (1 << 20), static_cast<double>(params) / 1e6, r->threads, r->test,
                    r->mean(), r->sd());
+        if (kind == 'g' && bw > 0)
+          fmt::print("|   (weights {:.1f} MB per token: {:.2f} GB/s, {:.0f} % of the measured read bandwidth) | | | | | |\n",
+                     static_cast<double>(per_token) / 1e6, r->mean() * static_cast<double>(per_token) / 1e9,
+                     100.0 * r->mean() * static_cast<double>(per_token) / 1e9 / bw);
         std::fflush(stdout);
       }
     }
@@ -88,6 +103,9 @@ Action add_bench(CLI::App& app) {
       ->check(CLI::IsMember({"none", "q8", "q8row"}))
       ->capture_default_str();
   sub->add_flag("--json", a->json, "JSON output");
+  sub->add_flag("--mem-bw", a->mem_bw,
+                "Also measure memory read bandwidth per thread count, and each tg's share of it "
+                "(weights read per token × t/s ÷ bandwidth)");
   return [a] { return run_bench_cmd(*a); };
 }
 

@@ -6,6 +6,9 @@
 
 #include <fmt/format.h>
 
+#include "core/thread_pool.h"
+#include "kernels/ops.h"
+
 namespace slimlm {
 
 double BenchResult::mean() const {
@@ -21,6 +24,36 @@ double BenchResult::sd() const {
   double s = 0;
   for (double x : tokens_per_second) s += (x - m) * (x - m);
   return std::sqrt(s / static_cast<double>(n - 1));
+}
+
+double measure_read_bandwidth(int threads, int64_t bytes, int passes) {
+  ThreadPool pool(std::max(1, threads));
+  const int64_t n = std::max<int64_t>(bytes / static_cast<int64_t>(sizeof(float)), 1024);
+  std::vector<float> buf(static_cast<size_t>(n), 1.0f);  // touched: no page faults while timing
+  std::vector<double> gbs;
+  std::vector<float> sink(static_cast<size_t>(pool.size()));
+  for (int p = 0; p < std::max(1, passes); ++p) {
+    const auto t0 = std::chrono::steady_clock::now();
+    pool.parallel_for(n, [&](int64_t b, int64_t e) {
+      // a == b: one stream; the dot keeps every load live.
+      sink[static_cast<size_t>(b * pool.size() / n)] += kernels::dot_f32(&buf[b], &buf[b], e - b);
+    }, 4096);
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    gbs.push_back(static_cast<double>(n) * sizeof(float) / s / 1e9);
+  }
+  std::sort(gbs.begin(), gbs.end());
+  return gbs[gbs.size() / 2];
+}
+
+uint64_t weight_bytes_per_token(const LlamaModel& model) {
+  uint64_t total = 0;
+  auto add = [&](const kernels::WeightView& w) {
+    if (w.data) total += w.row_bytes * static_cast<uint64_t>(w.n_out);
+  };
+  for (const LlamaLayer& L : model.layers())
+    for (const auto* w : {&L.wq, &L.wk, &L.wv, &L.wo, &L.wqkv, &L.w_gate, &L.w_up, &L.w_down, &L.w_gate_up}) add(*w);
+  add(model.output());
+  return total;
 }
 
 Result<BenchResult> run_bench(std::shared_ptr<const LlamaModel> model, char kind, int64_t n_tokens, int threads,

@@ -22,6 +22,16 @@ struct BenchResult {
   double sd() const;
 };
 
+// Memory read bandwidth in GB/s with `threads` threads: the median of
+// `passes` reads of a buffer of `bytes` (touched once before), each thread
+// streaming its own slice. The limit generation speed is measured against.
+double measure_read_bandwidth(int threads, int64_t bytes = int64_t{1} << 30, int passes = 5);
+
+// Bytes of weights a generation step reads: every matrix the forward pass
+// multiplies with (the layers' and the output's; not token_embd's rows,
+// unless it is also the output matrix).
+uint64_t weight_bytes_per_token(const LlamaModel& model);
+
 // kind: 'p' (prompt processing) or 'g' (generation).
 Result<BenchResult> run_bench(std::shared_ptr<const LlamaModel> model, char kind, int64_t n_tokens, int threads,
                               int repetitions, int64_t n_batch = 512,

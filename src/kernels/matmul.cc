@@ -5,8 +5,10 @@
 #include <vector>
 
 #include "core/thread_pool.h"
+#include "kernels/cpu.h"
 #include "kernels/ops.h"
 #include "kernels/qdot.h"
+#include "kernels/x86/ops_avx512.h"
 #include "quant/codec.h"
 #include "quant/vq.h"
 
@@ -111,6 +113,13 @@ void matmul_q8(const WeightView& w, const float* x, int64_t n_tokens, float* y, 
 
 void dequantize_weight_row(const WeightView& w, int64_t r, float* dst) {
   const uint8_t* src = w.data + static_cast<uint64_t>(r) * w.row_bytes;
+#if defined(__x86_64__)
+  if (kernel_level() == KernelLevel::kAvx512 && (w.type == DType::F16 || w.type == DType::BF16)) {
+    if (w.type == DType::F16) f16_to_f32_avx512(src, dst, w.n_in);
+    else bf16_to_f32_avx512(src, dst, w.n_in);
+    return;
+  }
+#endif
   // Validated at load time, so neither can fail for a supported type.
   if (w.vq_codebook)
     (void)dequantize_row_vq(w.type, w.vq_codebook, w.vq_row_scale ? w.vq_row_scale[r] : 1.0f, src, dst, w.n_in);

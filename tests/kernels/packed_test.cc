@@ -110,7 +110,7 @@ TEST(Packed, Avx512EqualsReferenceBitForBit) {
   if (detected_kernel_level() != KernelLevel::kAvx512) GTEST_SKIP() << "no AVX-512 VNNI on this CPU";
   for (DType t : {DType::Q8_0, DType::Q4_0, DType::Q5_0, DType::Q4_K, DType::Q6_K})
     for (int64_t n_in : {32, 96, 256, 768, 2048})
-      for (int64_t n_out : {16, 48, 80}) {
+      for (int64_t n_out : {16, 48, 80, 112}) {
         if (!can_pack(t, n_in, n_out)) continue;
         const Rows r = make_rows(t, n_in, n_out, 4);
         const PackedWeight p = pack_weight(t, r.buf.data(), r.rb, n_in, n_out);

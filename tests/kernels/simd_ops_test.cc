@@ -13,6 +13,7 @@
 
 #include "kernels/act_quant.h"
 #include "kernels/cpu.h"
+#include "kernels/matmul.h"
 #include "kernels/ops.h"
 
 namespace slimlm::kernels {
@@ -59,6 +60,26 @@ TEST_F(SimdOps, DotDot4AxpyBitIdentical) {
     EXPECT_EQ(std::memcmp(&d[0], &d[1], sizeof(float)), 0) << n;
     EXPECT_EQ(std::memcmp(d4[0], d4[1], sizeof(d4[0])), 0) << n;
     EXPECT_EQ(y[0], y[1]) << n;
+  }
+}
+
+TEST_F(SimdOps, HalfToFloatBitIdentical) {
+  // Every fp16 / bf16 bit pattern (NaNs, infinities, subnormals), misaligned, with a tail.
+  const int64_t n = 65536 + 7;
+  std::vector<uint8_t> src(static_cast<size_t>(2 * n + 1));
+  for (int64_t i = 0; i < n; ++i) {
+    const uint16_t h = static_cast<uint16_t>(i);
+    std::memcpy(&src[static_cast<size_t>(1 + 2 * i)], &h, 2);
+  }
+  for (DType t : {DType::F16, DType::BF16}) {
+    const int64_t rb = 2 * n;
+    WeightView w{t, src.data() + 1, n, 1, static_cast<uint64_t>(rb)};
+    std::vector<float> y[2];
+    both([&](int k) {
+      y[k].assign(static_cast<size_t>(n), 0.0f);
+      dequantize_weight_row(w, 0, y[k].data());
+    });
+    EXPECT_EQ(std::memcmp(y[0].data(), y[1].data(), static_cast<size_t>(n) * sizeof(float)), 0) << dtype_name(t);
   }
 }
 

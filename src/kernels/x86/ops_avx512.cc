@@ -77,6 +77,31 @@ void axpy_avx512(float* y, float a, const float* x, int64_t n) {
   for (; i < n; ++i) y[i] += a * x[i];
 }
 
+void f16_to_f32_avx512(const uint8_t* src, float* dst, int64_t n) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    _mm512_storeu_ps(dst + i, _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + 2 * i))));
+  for (; i < n; ++i) {
+    uint16_t h;
+    __builtin_memcpy(&h, src + 2 * i, 2);
+    dst[i] = _cvtsh_ss(h);
+  }
+}
+
+void bf16_to_f32_avx512(const uint8_t* src, float* dst, int64_t n) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m512i v = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + 2 * i)));
+    _mm512_storeu_ps(dst + i, _mm512_castsi512_ps(_mm512_slli_epi32(v, 16)));
+  }
+  for (; i < n; ++i) {
+    uint16_t h;
+    __builtin_memcpy(&h, src + 2 * i, 2);
+    const uint32_t u = static_cast<uint32_t>(h) << 16;
+    __builtin_memcpy(dst + i, &u, 4);
+  }
+}
+
 bool quantize_act_row_avx512(const float* x, int64_t n, ActQuant mode, ActBlock* out) {
   const int64_t nb = n / kActBlock;
   // Pass 1: every value finite, and the block (or row) maxima.

@@ -18,6 +18,10 @@ void axpy_avx512(float* y, float a, const float* x, int64_t n);
 // false if the row needs the scalar path (a non-finite value, or a scale so
 // small that its inverse overflows); out may then be partly written and the
 // caller quantizes the whole row again.
+// fp16 / bf16 → fp32 of n values (src needs no alignment), exactly as
+// core/half.h converts them.
+void f16_to_f32_avx512(const uint8_t* src, float* dst, int64_t n);
+void bf16_to_f32_avx512(const uint8_t* src, float* dst, int64_t n);
 bool quantize_act_row_avx512(const float* x, int64_t n, ActQuant mode, ActBlock* out);
 
 }  // namespace slimlm::kernels

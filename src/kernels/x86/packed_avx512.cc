@@ -136,10 +136,12 @@ void tile(const PackedWeight& w, const uint8_t* const* grp, const ActBlock* cons
     for (int g = 0; g < NG; ++g) _mm512_storeu_ps(y + t * ld_y + row + 16 * g, facc[g][t]);
 }
 
+// Token tiles of kT (6 with two groups: 24 accumulators; 2 with four groups,
+// for decode, where more groups mean more independent dot-product chains).
 template <Fmt F, int NG>
 void tokens(const PackedWeight& w, const uint8_t* const* grp, const ActBlock* xq, int64_t t0, int64_t nt, float* y,
             int64_t ld_y, int64_t row) {
-  constexpr int kT = 6;
+  constexpr int kT = NG >= 4 ? 2 : 6;
   const int64_t na = w.n_in / kActBlock;
   const ActBlock* a[kT];
   int64_t t = t0;
@@ -150,13 +152,17 @@ void tokens(const PackedWeight& w, const uint8_t* const* grp, const ActBlock* xq
   const int rest = static_cast<int>(t0 + nt - t);
   for (int k = 0; k < rest; ++k) a[k] = xq + (t + k) * na;
   float* yt = y + t * ld_y;
-  switch (rest) {
-    case 1: tile<F, NG, 1>(w, grp, a, yt, ld_y, row); break;
-    case 2: tile<F, NG, 2>(w, grp, a, yt, ld_y, row); break;
-    case 3: tile<F, NG, 3>(w, grp, a, yt, ld_y, row); break;
-    case 4: tile<F, NG, 4>(w, grp, a, yt, ld_y, row); break;
-    case 5: tile<F, NG, 5>(w, grp, a, yt, ld_y, row); break;
-    default: break;
+  if constexpr (kT == 2) {
+    if (rest == 1) tile<F, NG, 1>(w, grp, a, yt, ld_y, row);
+  } else {
+    switch (rest) {
+      case 1: tile<F, NG, 1>(w, grp, a, yt, ld_y, row); break;
+      case 2: tile<F, NG, 2>(w, grp, a, yt, ld_y, row); break;
+      case 3: tile<F, NG, 3>(w, grp, a, yt, ld_y, row); break;
+      case 4: tile<F, NG, 4>(w, grp, a, yt, ld_y, row); break;
+      case 5: tile<F, NG, 5>(w, grp, a, yt, ld_y, row); break;
+      default: break;
+    }
   }
 }
 
@@ -170,6 +176,12 @@ void run(const PackedWeight& w, const ActBlock* xq, int64_t n_tokens, float* y, 
     const int64_t nt = std::min(chunk, n_tokens - t0);
     int64_t g = row0 / kPackRows;
     const int64_t g1 = row1 / kPackRows;
+    if (nt <= 2) {
+      for (; g + 4 <= g1; g += 4) {
+        const uint8_t* grp[4] = {w.group(g), w.group(g + 1), w.group(g + 2), w.group(g + 3)};
+        tokens<F, 4>(w, grp, xq, t0, nt, y, ld_y, g * kPackRows);
+      }
+    }
     for (; g + 2 <= g1; g += 2) {
       const uint8_t* grp[2] = {w.group(g), w.group(g + 1)};
       tokens<F, 2>(w, grp, xq, t0, nt, y, ld_y, g * kPackRows);

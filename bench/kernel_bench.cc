@@ -1,0 +1,146 @@
+// Google Benchmark of the matmul kernels, with the numbers that matter next
+// to the machine's limits: GB/s of weights streamed (decode, one token) next
+// to a plain memory read of the same size; GOP/s (2 per multiply-add) for
+// prefill tiles. Each kernel runs at the SIMD level and at the scalar
+// reference level (the "/0" and "/1" suffix: 0 scalar, 1 best).
+//
+//   build/bench/slimlm_kernel_bench [--benchmark_filter=Decode]
+#include <benchmark/benchmark.h>
+
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "kernels/act_quant.h"
+#include "kernels/cpu.h"
+#include "kernels/ops.h"
+#include "kernels/packed.h"
+#include "quant/codec.h"
+
+namespace slimlm::kernels {
+namespace {
+
+constexpr int64_t kIn = 2048, kOut = 5632;  // tinyllama-1.1b's ffn_gate/up
+constexpr int kMats = 8;                      // > L3 in total, so decode reads DRAM
+
+void set_level(benchmark::State& st) {
+  const KernelLevel want = st.range(0) ? detected_kernel_level() : KernelLevel::kScalar;
+  set_kernel_level(want);
+  st.SetLabel(kernel_level_name(kernel_level()));
+}
+
+std::vector<float> randv(int64_t n, uint32_t seed) {
+  std::mt19937 g(seed);
+  std::normal_distribution<float> d(0.0f, 1.0f);
+  std::vector<float> v(static_cast<size_t>(n));
+  for (auto& x : v) x = d(g);
+  return v;
+}
+
+struct Packs {
+  std::vector<PackedWeight> w;
+  int64_t bytes = 0;  // per matrix
+};
+
+const Packs& packs(DType t) {
+  static std::vector<std::pair<DType, Packs>> cache;
+  for (auto& [k, p] : cache)
+    if (k == t) return p;
+  Packs p;
+  const uint64_t rb = *row_bytes(t, kIn);
+  std::vector<uint8_t> rows(rb * kOut);
+  const auto w = randv(kIn, 1);
+  for (int64_t r = 0; r < kOut; ++r) (void)quantize_row(t, w.data(), rows.data() + r * rb, kIn);
+  for (int m = 0; m < kMats; ++m) p.w.push_back(pack_weight(t, rows.data(), rb, kIn, kOut));
+  p.bytes = p.w[0].blocks() * p.w[0].block_bytes * (kOut / kPackRows);
+  cache.emplace_back(t, std::move(p));
+  return cache.back().second;
+}
+
+std::vector<ActBlock> acts(int64_t T) {
+  const auto x = randv(T * kIn, 2);
+  std::vector<ActBlock> a(static_cast<size_t>(T * kIn / kActBlock));
+  for (int64_t t = 0; t < T; ++t) quantize_act_row(x.data() + t * kIn, kIn, ActQuant::kQ8Block, a.data() + t * (kIn / kActBlock));
+  return a;
+}
+
+// Memory read bandwidth over the same total size as the decode benchmarks.
+void BM_MemRead(benchmark::State& st) {
+  set_kernel_level(detected_kernel_level());
+  const int64_t n = kMats * kIn * kOut / 4;  // floats: about one byte per weight
+  std::vector<float> buf(static_cast<size_t>(n), 1.0f);
+  for (auto _ : st) benchmark::DoNotOptimize(dot_f32(buf.data(), buf.data(), n));  // one stream (a == b)
+  st.SetBytesProcessed(st.iterations() * n * static_cast<int64_t>(sizeof(float)));
+}
+BENCHMARK(BM_MemRead)->Unit(benchmark::kMillisecond);
+
+// One token × one matrix (the decode step), cycling over kMats matrices.
+template <DType T>
+void BM_Decode(benchmark::State& st) {
+  const Packs& p = packs(T);
+  set_level(st);
+  const auto a = acts(1);
+  std::vector<float> y(kOut);
+  int m = 0;
+  for (auto _ : st) {
+    packed_matmul(p.w[m], a.data(), 1, y.data(), kOut, 0, kOut);
+    m = (m + 1) % kMats;
+    benchmark::ClobberMemory();
+  }
+  st.SetBytesProcessed(st.iterations() * p.bytes);
+  set_kernel_level(detected_kernel_level());
+}
+
+// 64 tokens × one matrix (a prefill tile); counters: GOP/s.
+template <DType T>
+void BM_Prefill(benchmark::State& st) {
+  const Packs& p = packs(T);
+  set_level(st);
+  constexpr int64_t kT = 64;
+  const auto a = acts(kT);
+  std::vector<float> y(kT * kOut);
+  for (auto _ : st) {
+    packed_matmul(p.w[0], a.data(), kT, y.data(), kOut, 0, kOut);
+    benchmark::ClobberMemory();
+  }
+  st.counters["GOP/s"] = benchmark::Counter(static_cast<double>(st.iterations()) * 2.0 * kT * kIn * kOut / 1e9,
+                                            benchmark::Counter::kIsRate);
+  set_kernel_level(detected_kernel_level());
+}
+
+#define SLIMLM_KERNEL_BENCH(T)                                                               \
+  BENCHMARK_TEMPLATE(BM_Decode, T)->Arg(1)->Arg(0)->Unit(benchmark::kMicrosecond);          \
+  BENCHMARK_TEMPLATE(BM_Prefill, T)->Arg(1)->Arg(0)->Unit(benchmark::kMillisecond);
+SLIMLM_KERNEL_BENCH(DType::Q8_0)
+SLIMLM_KERNEL_BENCH(DType::Q4_0)
+SLIMLM_KERNEL_BENCH(DType::Q5_0)
+SLIMLM_KERNEL_BENCH(DType::Q4_K)
+SLIMLM_KERNEL_BENCH(DType::Q6_K)
+
+void BM_ActQuant(benchmark::State& st) {
+  set_level(st);
+  const auto x = randv(kOut, 3);
+  std::vector<ActBlock> a(kOut / kActBlock);
+  for (auto _ : st) {
+    quantize_act_row(x.data(), kOut, ActQuant::kQ8Block, a.data());
+    benchmark::ClobberMemory();
+  }
+  st.SetBytesProcessed(st.iterations() * kOut * static_cast<int64_t>(sizeof(float)));
+  set_kernel_level(detected_kernel_level());
+}
+BENCHMARK(BM_ActQuant)->Arg(1)->Arg(0);
+
+void BM_DotF32(benchmark::State& st) {
+  set_level(st);
+  const auto a = randv(kIn, 4), b = randv(kIn, 5);
+  for (auto _ : st) benchmark::DoNotOptimize(dot_f32(a.data(), b.data(), kIn));
+  st.counters["GFLOP/s"] =
+      benchmark::Counter(static_cast<double>(st.iterations()) * 2.0 * kIn / 1e9, benchmark::Counter::kIsRate);
+  set_kernel_level(detected_kernel_level());
+}
+BENCHMARK(BM_DotF32)->Arg(1)->Arg(0);
+
+}  // namespace
+}  // namespace slimlm::kernels
+
+BENCHMARK_MAIN();
