@@ -4,11 +4,26 @@
 #include <cmath>
 
 #include "core/thread_pool.h"
+#include "kernels/cpu.h"
 #include "kernels/ops.h"
+#include "kernels/x86/syrk_avx512.h"
 
 namespace slimlm {
 
 void accumulate_xtx(const float* x, int64_t n, int64_t n_in, double* h, std::vector<float>& xt, ThreadPool* pool) {
+#if defined(__x86_64__)
+  if (kernels::kernel_level() == kernels::KernelLevel::kAvx512 && n_in % 32 == 0) {
+    // Register-tiled FMA kernel; rows in 8s, split so each thread gets about
+    // the same area of the triangle.
+    const int nt = pool ? pool->size() : 1;
+    auto edge = [&](int k) {
+      return std::min(n_in, static_cast<int64_t>(std::llround(n_in * std::sqrt(static_cast<double>(k) / nt) / 8)) * 8);
+    };
+    if (nt > 1) pool->run([&](int ti, int) { kernels::xtx_lower_avx512(x, n, n_in, edge(ti), edge(ti + 1), h); });
+    else kernels::xtx_lower_avx512(x, n, n_in, 0, n_in, h);
+    return;
+  }
+#endif
   constexpr int64_t kChunk = 256;  // tokens per float partial sum
   xt.resize(static_cast<size_t>(n_in * kChunk));
   for (int64_t t0 = 0; t0 < n; t0 += kChunk) {

@@ -51,8 +51,10 @@ class LayerStats {
   std::vector<float> xt_;  // transposed chunk scratch
 };
 
-// H += XᵀX for x [n][n_in] (row-major), into the lower triangle (j <= i) only,
-// accumulated in double from float partial sums over chunks of tokens.
+// H += XᵀX for x [n][n_in] (row-major), into the lower triangle (j <= i)
+// (with the AVX-512 kernel also some entries just above the diagonal: call
+// mirror_lower after the last add), accumulated in double from float partial
+// sums over chunks of tokens.
 void accumulate_xtx(const float* x, int64_t n, int64_t n_in, double* h, std::vector<float>& scratch, ThreadPool* pool);
 // Copies the lower triangle of the n × n matrix h onto its upper triangle.
 void mirror_lower(double* h, int64_t n);

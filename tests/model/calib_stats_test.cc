@@ -13,8 +13,13 @@
 namespace slimlm {
 namespace {
 
-TEST(CalibStats, XtxMatchesDirectSum) {
-  constexpr int64_t n = 300, d = 37;
+// d = 37: the portable path; 96 and 224 (multiples of 32) the AVX-512 tiles
+// where the CPU has them, with 3 threads splitting uneven row ranges.
+class XtxSizes : public ::testing::TestWithParam<int64_t> {};
+
+TEST_P(XtxSizes, XtxMatchesDirectSum) {
+  constexpr int64_t n = 300;
+  const int64_t d = GetParam();
   std::mt19937 rng(1);
   std::normal_distribution<float> nd(0, 1);
   std::vector<float> x(n * d);
@@ -32,6 +37,7 @@ TEST(CalibStats, XtxMatchesDirectSum) {
   for (int64_t i = 0; i < d; ++i)
     for (int64_t j = 0; j < d; ++j) EXPECT_EQ(h[i * d + j], h[j * d + i]);
 }
+INSTANTIATE_TEST_SUITE_P(CalibStats, XtxSizes, ::testing::Values(37, 96, 224));
 
 TEST(CalibStats, MagnitudesAndSpreadSample) {
   ModelConfig c;
