@@ -38,4 +38,13 @@ void add(float* y, const float* x, int64_t n);
 // y += a * x   (a product then a sum per element, never fused)
 void axpy(float* y, float a, const float* x, int64_t n);
 
+// One query head against n_keys cached keys/values (row j of k and v at
+// j * stride, hd values each):
+//   scores[j] = dot_f32(q, k_j, hd) * scale;  softmax(scores);
+//   out = Σ_j scores[j] * v_j   (out zeroed first, keys in order, axpy's arithmetic)
+// scores holds n_keys floats. The AVX-512 version keeps out in registers and
+// is bit-identical.
+void attention_head(const float* q, const float* k, const float* v, int64_t stride, int64_t n_keys, int64_t hd,
+                    float scale, float* scores, float* out);
+
 }  // namespace slimlm::kernels

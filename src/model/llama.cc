@@ -249,7 +249,7 @@ void LlamaContext::layer_forward(const LlamaLayer& L, int64_t l, float* x, int64
     if (obs) (*obs)(l, slot, in, B, n_in);
   };
 
-  for (int64_t t = 0; t < B; ++t) kernels::rmsnorm(&x[t * E], L.attn_norm.data(), &xn_[t * E], E, eps);
+  per_token(B, [&](int64_t t) { kernels::rmsnorm(&x[t * E], L.attn_norm.data(), &xn_[t * E], E, eps); });
   observe(LinearInput::kAttn, xn_.data(), E);
   if (L.wqkv.data) {
     const int64_t W = E + 2 * kv;
@@ -266,7 +266,7 @@ void LlamaContext::layer_forward(const LlamaLayer& L, int64_t l, float* x, int64
   }
   float* kc = &k_cache_[static_cast<size_t>(l * n_ctx_ * kv)];
   float* vc = &v_cache_[static_cast<size_t>(l * n_ctx_ * kv)];
-  for (int64_t t = 0; t < B; ++t) {
+  per_token(B, [&](int64_t t) {
     if (!L.bq.empty()) kernels::add(&q_[t * E], L.bq.data(), E);
     if (!L.bk.empty()) kernels::add(&k_[t * kv], L.bk.data(), kv);
     if (!L.bv.empty()) kernels::add(&v_[t * kv], L.bv.data(), kv);
@@ -275,7 +275,7 @@ void LlamaContext::layer_forward(const LlamaLayer& L, int64_t l, float* x, int64
     kernels::rope(&k_[t * kv], c.n_head_kv, hd, c.n_rot, pos, base, M.rope_freq_scale(), M.rope_neox());
     std::memcpy(kc + pos * kv, &k_[t * kv], kv * sizeof(float));
     std::memcpy(vc + pos * kv, &v_[t * kv], kv * sizeof(float));
-  }
+  });
   // Causal attention, one (token, head) pair per work item.
   pool_.run([&](int ti, int nt) {
     float* sc = &scores_[static_cast<size_t>(ti) * n_ctx_];
@@ -283,19 +283,16 @@ void LlamaContext::layer_forward(const LlamaLayer& L, int64_t l, float* x, int64
     for (int64_t it = items * ti / nt; it < items * (ti + 1) / nt; ++it) {
       const int64_t t = it / c.n_head, h = it % c.n_head, kvh = h / group;
       const int64_t n_keys = n_past_ + t + 1;
-      const float* qh = &q_[t * E + h * hd];
-      for (int64_t j = 0; j < n_keys; ++j) sc[j] = kernels::dot_f32(qh, kc + j * kv + kvh * hd, hd) * scale;
-      kernels::softmax(sc, n_keys);
-      float* out = &att_out_[t * E + h * hd];
-      std::fill(out, out + hd, 0.0f);
-      for (int64_t j = 0; j < n_keys; ++j) kernels::axpy(out, sc[j], vc + j * kv + kvh * hd, hd);
+      kernels::attention_head(&q_[t * E + h * hd], kc + kvh * hd, vc + kvh * hd, kv, n_keys, hd, scale, sc,
+                              &att_out_[t * E + h * hd]);
     }
   });
   observe(LinearInput::kAttnOut, att_out_.data(), E);
   matmul(L.wo, att_out_.data(), B, xn_.data(), E);
-  kernels::add(x, xn_.data(), B * E);
-
-  for (int64_t t = 0; t < B; ++t) kernels::rmsnorm(&x[t * E], L.ffn_norm.data(), &xn_[t * E], E, eps);
+  per_token(B, [&](int64_t t) {
+    kernels::add(&x[t * E], &xn_[t * E], E);
+    kernels::rmsnorm(&x[t * E], L.ffn_norm.data(), &xn_[t * E], E, eps);
+  });
   observe(LinearInput::kFfn, xn_.data(), E);
   if (L.w_gate_up.data) {
     matmul(L.w_gate_up, xn_.data(), B, gate_up_.data(), 2 * F);
@@ -307,10 +304,10 @@ void LlamaContext::layer_forward(const LlamaLayer& L, int64_t l, float* x, int64
     matmul(L.w_gate, xn_.data(), B, gate_.data(), F);
     matmul(L.w_up, xn_.data(), B, up_.data(), F);
   }
-  kernels::swiglu(gate_.data(), up_.data(), B * F);
+  per_token(B, [&](int64_t t) { kernels::swiglu(&gate_[t * F], &up_[t * F], F); });
   observe(LinearInput::kFfnDown, gate_.data(), F);
   matmul(L.w_down, gate_.data(), B, xn_.data(), E);
-  kernels::add(x, xn_.data(), B * E);
+  per_token(B, [&](int64_t t) { kernels::add(&x[t * E], &xn_[t * E], E); });
 }
 
 }  // namespace slimlm

@@ -116,6 +116,18 @@ class LlamaContext {
     else kernels::matmul(model_->with_packed(w), x, n_tokens, y, ld_y, pool_, act_quant_);
   }
   void eval_batch(const int32_t* tokens, int64_t n, bool all_logits, int64_t logit_row0);
+  // fn(t) for t in [0, B): over the pool's threads for a batch of tokens
+  // (each token's values are computed the same way on any thread).
+  template <typename F>
+  void per_token(int64_t B, F&& fn) {
+    if (B < 4 || pool_.size() == 1) {
+      for (int64_t t = 0; t < B; ++t) fn(t);
+      return;
+    }
+    pool_.parallel_for(B, [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; ++t) fn(t);
+    });
+  }
   void layer_forward(const LlamaLayer& L, int64_t l, float* x, int64_t B, const LinearObserver* obs);
 
   std::shared_ptr<const LlamaModel> model_;

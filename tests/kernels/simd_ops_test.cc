@@ -63,6 +63,25 @@ TEST_F(SimdOps, DotDot4AxpyBitIdentical) {
   }
 }
 
+TEST_F(SimdOps, AttentionHeadBitIdentical) {
+  for (int64_t hd : {16, 24, 64, 128}) {  // 24: not whole vectors, the scalar path
+    for (int64_t n_keys : {1, 5, 300}) {
+      const int64_t stride = 3 * hd + 5;  // several heads per cache row, odd offsets
+      const auto kv = randv(static_cast<size_t>(stride * n_keys + hd), static_cast<uint32_t>(hd + n_keys));
+      const auto q = randv(static_cast<size_t>(hd), 9);
+      std::vector<float> out[2], sc[2];
+      both([&](int k) {
+        out[k].assign(static_cast<size_t>(hd), -1.0f);
+        sc[k].assign(static_cast<size_t>(n_keys), 0.0f);
+        attention_head(q.data(), kv.data() + 1, kv.data() + hd + 2, stride, n_keys, hd, 0.125f, sc[k].data(),
+                       out[k].data());
+      });
+      EXPECT_EQ(sc[0], sc[1]) << hd << " " << n_keys;
+      EXPECT_EQ(out[0], out[1]) << hd << " " << n_keys;
+    }
+  }
+}
+
 TEST_F(SimdOps, HalfToFloatBitIdentical) {
   // Every fp16 / bf16 bit pattern (NaNs, infinities, subnormals), misaligned, with a tail.
   const int64_t n = 65536 + 7;

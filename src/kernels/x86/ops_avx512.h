@@ -18,6 +18,10 @@ void axpy_avx512(float* y, float a, const float* x, int64_t n);
 // false if the row needs the scalar path (a non-finite value, or a scale so
 // small that its inverse overflows); out may then be partly written and the
 // caller quantizes the whole row again.
+// kernels::attention_head for hd a multiple of 16 up to 256 (false otherwise:
+// nothing done). softmax is the scalar kernels::softmax.
+bool attention_head_avx512(const float* q, const float* k, const float* v, int64_t stride, int64_t n_keys,
+                           int64_t hd, float scale, float* scores, float* out);
 // fp16 / bf16 → fp32 of n values (src needs no alignment), exactly as
 // core/half.h converts them.
 void f16_to_f32_avx512(const uint8_t* src, float* dst, int64_t n);

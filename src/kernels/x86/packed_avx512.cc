@@ -44,9 +44,16 @@ inline void dot_quads(__m512i (&iacc)[NG][NT], const uint8_t* const (&sub)[NG], 
       if constexpr (F == Fmt::kQ8_0) {
         wq[g] = _mm512_loadu_si512(sub[g] + 64 * j);
       } else if constexpr (F == Fmt::kQ5_0) {
+        // Bit j of each hi byte moved to bit 4 (16-bit shifts by at most 4
+        // keep each byte's bits 0-7 within the byte where it matters), then
+        // one ternary-logic op takes bits 0-3 from the nibble source and the
+        // rest from the shifted hi bits; bits 5-7 are cleared after.
         const __m512i hv = _mm512_loadu_si512(sub[g] + 256);
-        const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(hv, j), _mm512_set1_epi8(1));
-        wq[g] = _mm512_or_si512(nibble_quad(sub[g], j), _mm512_slli_epi16(hi, 4));
+        const __m512i hs = j < 4 ? _mm512_slli_epi16(hv, 4 - j) : j > 4 ? _mm512_srli_epi16(hv, j - 4) : hv;
+        const __m512i v = _mm512_loadu_si512(sub[g] + 64 * (j & 3));
+        const __m512i ns = j < 4 ? v : _mm512_srli_epi16(v, 4);
+        const __m512i sel = _mm512_ternarylogic_epi32(ns, hs, _mm512_set1_epi8(15), 0xE4);  // C ? A : B
+        wq[g] = _mm512_and_si512(sel, _mm512_set1_epi8(31));
       } else if constexpr (F == Fmt::kQ6_K) {
         const __m512i hv = _mm512_loadu_si512(sub[g] + 256 + 64 * (j / 4));
         const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(hv, 2 * (j % 4)), _mm512_set1_epi8(3));
