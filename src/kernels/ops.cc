@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "kernels/cpu.h"
 #include "kernels/x86/ops_avx512.h"
@@ -57,22 +58,57 @@ void rmsnorm(const float* x, const float* w, float* y, int64_t n, float eps) {
   for (int64_t i = 0; i < n; ++i) y[i] = x[i] * scale * w[i];
 }
 
+float exp_f32(float x) {
+  if (x != x) return x;  // NaN
+  x = x < -87.0f ? -87.0f : x;
+  x = x > 88.0f ? 88.0f : x;
+  const float n = std::nearbyint(x * 1.44269504088896341f);
+  const float r = (x - n * 0.693359375f) - n * -2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  const float y = p * (r * r) + r + 1.0f;
+  const uint32_t bits = static_cast<uint32_t>(static_cast<int32_t>(n) + 127) << 23;
+  float scale;
+  std::memcpy(&scale, &bits, 4);
+  return y * scale;
+}
+
 void softmax(float* x, int64_t n) {
   if (n <= 0) return;
+#if defined(__x86_64__)
+  if (kernel_level() == KernelLevel::kAvx512 && softmax_avx512(x, n)) return;
+#endif
   const float mx = *std::max_element(x, x + n);
-  double sum = 0.0;
-  for (int64_t i = 0; i < n; ++i) {
-    x[i] = std::exp(x[i] - mx);
-    sum += x[i];
+  double acc[8] = {};  // 8 partial sums in double, then a fixed tree
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int j = 0; j < 8; ++j) {
+      x[i + j] = exp_f32(x[i + j] - mx);
+      acc[j] += x[i + j];
+    }
+  double tail = 0.0;
+  for (; i < n; ++i) {
+    x[i] = exp_f32(x[i] - mx);
+    tail += x[i];
   }
-  const float inv = static_cast<float>(1.0 / sum);
-  for (int64_t i = 0; i < n; ++i) x[i] *= inv;
+  for (int w = 4; w >= 1; w /= 2)
+    for (int j = 0; j < w; ++j) acc[j] += acc[j + w];
+  const float inv = static_cast<float>(1.0 / (acc[0] + tail));
+  for (int64_t k = 0; k < n; ++k) x[k] *= inv;
 }
 
 void swiglu(float* gate, const float* up, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) {
+  int64_t i = 0;
+#if defined(__x86_64__)
+  if (kernel_level() == KernelLevel::kAvx512) i = swiglu_avx512(gate, up, n);
+#endif
+  for (; i < n; ++i) {
     const float g = gate[i];
-    gate[i] = g / (1.0f + std::exp(-g)) * up[i];
+    gate[i] = g / (1.0f + exp_f32(-g)) * up[i];
   }
 }
 

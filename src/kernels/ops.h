@@ -18,10 +18,17 @@ void dot4_f32(const float* a0, const float* a1, const float* a2, const float* a3
 // y = x / sqrt(mean(x^2) + eps) * w        x, y: [n], w: [n]
 void rmsnorm(const float* x, const float* w, float* y, int64_t n, float eps);
 
-// In-place softmax over x[0..n).
+// e^x in float: Cephes' expf (range reduction by ln 2 in two parts, degree-6
+// polynomial, products and sums never fused), about 1 ulp; x clamped to
+// [-87, 88]; NaN stays NaN. The same operations in the SIMD code, so softmax
+// and swiglu are bit-identical between the scalar and SIMD levels.
+float exp_f32(float x);
+
+// In-place softmax over x[0..n): exp_f32(x - max), summed in double (8
+// partial sums, then a fixed tree), times the float inverse of the sum.
 void softmax(float* x, int64_t n);
 
-// gate[i] = silu(gate[i]) * up[i]           gate, up: [n]
+// gate[i] = silu(gate[i]) * up[i] = g / (1 + exp_f32(-g)) * up[i]     gate, up: [n]
 void swiglu(float* gate, const float* up, int64_t n);
 
 // Rotary position embedding applied in place to `n_heads` heads of `head_dim`

@@ -3,7 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -28,6 +30,24 @@ TEST(Ops, DotMatchesDoubleForOddSizes) {
     }
     EXPECT_NEAR(dot_f32(a.data(), b.data(), n), ref, 1e-6 * (mag + 1)) << n;
   }
+}
+
+// exp_f32 (Cephes' expf): within 2 ulp of the correctly rounded e^x over the
+// range softmax and silu use; clamped at -87 / 88; NaN stays NaN.
+TEST(Ops, ExpWithinTwoUlp) {
+  int worst = 0;
+  for (float x = -87.0f; x <= 88.0f; x += 0.00731f) {
+    const float got = exp_f32(x), want = static_cast<float>(std::exp(static_cast<double>(x)));
+    int32_t a, b;
+    std::memcpy(&a, &got, 4);
+    std::memcpy(&b, &want, 4);
+    worst = std::max(worst, std::abs(a - b));
+  }
+  EXPECT_LE(worst, 2);
+  EXPECT_EQ(exp_f32(0.0f), 1.0f);
+  EXPECT_EQ(exp_f32(-1000.0f), exp_f32(-87.0f));
+  EXPECT_GT(exp_f32(-1000.0f), 0.0f);
+  EXPECT_TRUE(std::isnan(exp_f32(std::nanf(""))));
 }
 
 TEST(Ops, RmsNorm) {

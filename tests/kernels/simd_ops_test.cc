@@ -82,6 +82,23 @@ TEST_F(SimdOps, AttentionHeadBitIdentical) {
   }
 }
 
+TEST_F(SimdOps, SoftmaxAndSwigluBitIdentical) {
+  for (int64_t n : {1, 7, 8, 15, 16, 17, 24, 33, 300, 1537}) {
+    auto x = randv(static_cast<size_t>(n), static_cast<uint32_t>(n));
+    for (auto& v : x) v *= 30.0f;  // a wide range: large negative arguments of exp
+    const auto up = randv(static_cast<size_t>(n), 77);
+    std::vector<float> s[2], g[2];
+    both([&](int k) {
+      s[k] = x;
+      softmax(s[k].data(), n);
+      g[k] = x;
+      swiglu(g[k].data(), up.data(), n);
+    });
+    EXPECT_EQ(s[0], s[1]) << n;
+    EXPECT_EQ(g[0], g[1]) << n;
+  }
+}
+
 TEST_F(SimdOps, HalfToFloatBitIdentical) {
   // Every fp16 / bf16 bit pattern (NaNs, infinities, subnormals), misaligned, with a tail.
   const int64_t n = 65536 + 7;

@@ -3,6 +3,7 @@
 #include <immintrin.h>
 
 #include <cmath>
+#include <limits>
 
 #include "kernels/ops.h"
 
@@ -44,7 +45,81 @@ inline void quantize_block(const float* x, float d, ActBlock* b) {
   }
 }
 
+// exp_f32 of kernels/ops.h on 16 lanes, the same operations in the same order.
+inline __m512 exp16(__m512 x) {
+  x = _mm512_max_ps(_mm512_set1_ps(-87.0f), x);  // NaN in x stays (max returns the 2nd operand)
+  x = _mm512_min_ps(_mm512_set1_ps(88.0f), x);
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const __m512 r = _mm512_sub_ps(_mm512_sub_ps(x, _mm512_mul_ps(n, _mm512_set1_ps(0.693359375f))),
+                                 _mm512_mul_ps(n, _mm512_set1_ps(-2.12194440e-4f)));
+  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+  p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(1.3981999507e-3f));
+  p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(8.3334519073e-3f));
+  p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(4.1665795894e-2f));
+  p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(1.6666665459e-1f));
+  p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(5.0000001201e-1f));
+  const __m512 y = _mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(p, _mm512_mul_ps(r, r)), r), _mm512_set1_ps(1.0f));
+  const __m512i bits = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
+  return _mm512_mul_ps(y, _mm512_castsi512_ps(bits));
+}
+
 }  // namespace
+
+bool softmax_avx512(float* x, int64_t n) {
+  __m512 mx16 = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m512 v = _mm512_loadu_ps(x + i);
+    if (_mm512_fpclass_ps_mask(v, 0x01 | 0x80)) return false;
+    mx16 = _mm512_max_ps(mx16, v);
+  }
+  float mx = _mm512_reduce_max_ps(mx16);
+  for (int64_t k = i; k < n; ++k) {
+    if (x[k] != x[k]) return false;
+    mx = x[k] > mx ? x[k] : mx;
+  }
+  const __m512 vmx = _mm512_set1_ps(mx);
+  __m512d acc = _mm512_setzero_pd();
+  i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m512 e = exp16(_mm512_sub_ps(_mm512_loadu_ps(x + i), vmx));
+    _mm512_storeu_ps(x + i, e);
+    acc = _mm512_add_pd(acc, _mm512_cvtps_pd(_mm512_castps512_ps256(e)));
+    acc = _mm512_add_pd(acc, _mm512_cvtps_pd(_mm512_extractf32x8_ps(e, 1)));
+  }
+  double a[8];
+  _mm512_storeu_pd(a, acc);
+  for (; i + 8 <= n; i += 8)
+    for (int j = 0; j < 8; ++j) {
+      x[i + j] = exp_f32(x[i + j] - mx);
+      a[j] += x[i + j];
+    }
+  double tail = 0.0;
+  for (; i < n; ++i) {
+    x[i] = exp_f32(x[i] - mx);
+    tail += x[i];
+  }
+  for (int w = 4; w >= 1; w /= 2)
+    for (int j = 0; j < w; ++j) a[j] += a[j + w];
+  const float inv = static_cast<float>(1.0 / (a[0] + tail));
+  const __m512 vinv = _mm512_set1_ps(inv);
+  i = 0;
+  for (; i + 16 <= n; i += 16) _mm512_storeu_ps(x + i, _mm512_mul_ps(_mm512_loadu_ps(x + i), vinv));
+  for (; i < n; ++i) x[i] *= inv;
+  return true;
+}
+
+int64_t swiglu_avx512(float* gate, const float* up, int64_t n) {
+  int64_t i = 0;
+  const __m512 one = _mm512_set1_ps(1.0f), neg = _mm512_set1_ps(-0.0f);
+  for (; i + 16 <= n; i += 16) {
+    const __m512 g = _mm512_loadu_ps(gate + i);
+    const __m512 e = exp16(_mm512_xor_ps(g, neg));
+    _mm512_storeu_ps(gate + i, _mm512_mul_ps(_mm512_div_ps(g, _mm512_add_ps(one, e)), _mm512_loadu_ps(up + i)));
+  }
+  return i;
+}
 
 float dot_f32_avx512(const float* a, const float* b, int64_t n) {
   __m512 acc = _mm512_setzero_ps();

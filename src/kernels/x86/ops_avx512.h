@@ -22,6 +22,12 @@ void axpy_avx512(float* y, float a, const float* x, int64_t n);
 // nothing done). softmax is the scalar kernels::softmax.
 bool attention_head_avx512(const float* q, const float* k, const float* v, int64_t stride, int64_t n_keys,
                            int64_t hd, float scale, float* scores, float* out);
+// softmax of kernels/ops.h, bit for bit; false (nothing done) if x holds a
+// NaN, which the scalar code handles.
+bool softmax_avx512(float* x, int64_t n);
+// swiglu over the whole vectors of gate/up; returns how many elements it did
+// (the caller does the rest with the scalar code).
+int64_t swiglu_avx512(float* gate, const float* up, int64_t n);
 // fp16 / bf16 → fp32 of n values (src needs no alignment), exactly as
 // core/half.h converts them.
 void f16_to_f32_avx512(const uint8_t* src, float* dst, int64_t n);
