@@ -121,8 +121,10 @@ Result<ModelDesc> quantize_layers_calibrated(const ModelDesc& m, const QuantReci
   if (!o.pool) own_pool = std::make_unique<ThreadPool>(std::max(1, o.threads));
   ThreadPool& pool = o.pool ? *o.pool : *own_pool;
   CalibratedReport rep;
-  auto stage = [&](const std::string& s) {
-    if (o.on_stage) o.on_stage(s);
+  const auto started = Clock::now();
+  auto stage = [&](const std::string& s) {  // with the time since the calibration started
+    if (o.on_stage)
+      o.on_stage(fmt::format("{} (at {:.1f} s)", s, std::chrono::duration<double>(Clock::now() - started).count()));
   };
 
   const int64_t E = c.n_embd;
