@@ -3,13 +3,19 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <filesystem>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace slimlm::test {
 
 // Path of a file under ../shared, e.g. shared_path("models/stories260K/stories260K.gguf").
 std::string shared_path(const std::string& rel);
+
+// Bytes of a lowercase hex string ("0a1b..."), for golden data.
+std::vector<uint8_t> from_hex(std::string_view hex);
 
 // True when running under CI (CI=true), where missing shared data is a failure.
 bool under_ci();

@@ -88,8 +88,18 @@ int run_quantize(const QuantizeArgs& a) {
     }
     imatrix = std::move(im).value();
     qo.imatrix = &imatrix;
-    fmt::print(stderr, "imatrix: {} entries from {} ({} chunks); weighted rounding for q4_0, q5_0, iq4_nl\n",
+    fmt::print(stderr,
+               "imatrix: {} entries from {} ({} chunks); weighted rounding for q4_0, q4_1, q5_0, q5_1, iq4_nl, "
+               "iq4_xs, q2_k ... q6_k\n",
                imatrix.entries.size(), a.imatrix, imatrix.chunks);
+    // quantize_model weights only row-wise round-to-nearest: HQQ ignores the
+    // importance, and calibrated methods quantize the decoder layers from the
+    // calibration text (token_embd / output, rounded by the recipe, use it).
+    if (*method == QuantMethod::kHqq || *method == QuantMethod::kAwqHqq)
+      fmt::print(stderr, "note: --imatrix is not used with --method {}\n", a.method);
+    else if (method_needs_calibration(*method))
+      fmt::print(stderr, "note: with --method {} the decoder layers do not use --imatrix (only tensors rounded "
+                         "to nearest outside them do)\n", a.method);
   }
   if (method_needs_calibration(*method)) {
     if (!load_calibration(a.in, a.tokenizer, {a.calib, a.calib_tokens, a.calib_ctx}, &qo.calib)) return 1;
@@ -109,8 +119,8 @@ int run_quantize(const QuantizeArgs& a) {
                                 dtype_name(d)));
     if (!note.empty() && !a.quiet) fmt::print(stderr, "\nnote: {}: {}\n", name, note);
     if (qo.imatrix && traits(d).block_size > 1 && !has_weighted_quantizer(d) && unweighted.insert(d).second)
-      fmt::print(stderr, "\nnote: --imatrix is not used for {} yet (only q4_0, q5_0, iq4_nl): its tensors are "
-                         "rounded without it\n", dtype_name(d));
+      fmt::print(stderr, "\nnote: --imatrix does not apply to {} (no importance-weighted quantizer): its tensors "
+                         "are rounded without it\n", dtype_name(d));
     if (t)
       out_bytes += *row_bytes(d, static_cast<uint64_t>(t->shape[0])) * static_cast<uint64_t>(t->n_rows()) +
                    vq_aux_bytes(d, t->n_rows());  // codebook (+ row scales) of a VQ tensor

@@ -3,9 +3,11 @@
 //
 //   dequantize: F32 F16 BF16 Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q2_K Q3_K Q4_K Q5_K Q6_K
 //               Q8_K IQ4_NL IQ4_XS          (ggml's dequantize_row_*)
-//   quantize:   F32 F16 BF16 Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q8_K IQ4_NL IQ4_XS
-//               (what ggml_quantize_chunk, i.e. llama-quantize, produces without
-//               an importance matrix: quantize_row_*_ref, quantize_iq4_nl/_xs)
+//   quantize:   F32 F16 BF16 Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q8_K Q2_K Q3_K Q4_K Q5_K
+//               Q6_K IQ4_NL IQ4_XS (what ggml_quantize_chunk, i.e.
+//               llama-quantize, produces without an importance matrix:
+//               quantize_row_*_ref, quantize_iq4_nl/_xs; with one: see
+//               quantize_row_weighted)
 //
 // Stored data may be any bytes (e.g. from an untrusted file): NaN/Inf scales
 // just give NaN/Inf outputs; nothing crashes. src/dst need no alignment beyond
@@ -28,8 +30,10 @@ Status quantize_row(DType type, const float* src, void* dst, int64_t n);
 
 // Quantizes one whole row (n elements) weighting each element's error by
 // importance[j] (an importance-matrix row, n floats), as llama-quantize
-// --imatrix does, bit for bit, for Q4_0, Q5_0 and IQ4_NL; other types, or a
-// null importance, take quantize_row's path.
+// --imatrix does (ggml_quantize_chunk with an imatrix), bit for bit, for the
+// types of has_weighted_quantizer: Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL, IQ4_XS and
+// Q2_K ... Q6_K. Other types, or a null importance, take quantize_row's path.
+// Pass one row per call: Q4_0/Q4_1/Q5_0/Q5_1 use the mean x² of the row.
 Status quantize_row_weighted(DType type, const float* src, void* dst, int64_t n, const float* importance);
 bool has_weighted_quantizer(DType type);
 

@@ -43,10 +43,16 @@ void dequantize_slim(DType t, const uint8_t* src, float* dst, int64_t nb);
 void quantize_slim(DType t, const float* src, uint8_t* dst, int64_t nb);
 // ggml's importance weights of a block: qw[j] · sqrt(σ² + x[j]²).
 void importance_weights(const float* x, const float* qw, float sigma2, int n, float* w);
-// With an importance vector (ggml's imatrix path), bit-exact with ggml.
+// With an importance vector qw (nb blocks' worth: one imatrix row), ggml's
+// imatrix path (quantize_row_*_impl with quant_weights), bit-exact with ggml.
+// The row-level ones (Q4_0, Q5_0, Q4_1, Q5_1: σ² over all nb blocks) must get
+// exactly one row. IQ4_NL and IQ4_XS take a null qw as the plain path.
 void quantize_q4_0_weighted(const float* src, uint8_t* dst, int64_t nb, const float* qw);
 void quantize_q5_0_weighted(const float* src, uint8_t* dst, int64_t nb, const float* qw);
+void quantize_q4_1_weighted(const float* src, uint8_t* dst, int64_t nb, const float* qw);
+void quantize_q5_1_weighted(const float* src, uint8_t* dst, int64_t nb, const float* qw);
 void quantize_iq4_nl_weighted(const float* src, uint8_t* dst, int64_t nb, const float* qw);
+void quantize_iq4_xs_weighted(const float* src, uint8_t* dst, int64_t nb, const float* qw);
 // One Q5_1 block from 32 codes (0..31) and d, m (stored as fp16).
 void write_q5_1_block(const uint8_t* q, float d, float m, uint8_t* dst);
 void quantize_f16(const float* src, uint8_t* dst, int64_t n);
@@ -68,9 +74,9 @@ void quantize_q4_k(const float* src, uint8_t* dst, int64_t nb);
 void quantize_q5_k(const float* src, uint8_t* dst, int64_t nb);
 void quantize_q6_k(const float* src, uint8_t* dst, int64_t nb);
 // The same with an importance vector: `weights` holds nb * QK_K per-element
-// importances (an imatrix row) or is null. Null is the path above. Non-null is
-// reserved for the imatrix-weighted scale search (not implemented yet: it
-// trips an assert in debug builds and is ignored otherwise).
+// importances (an imatrix row) or is null. Null is the path above; non-null is
+// ggml's imatrix path (quantize_row_qN_K_impl with quant_weights), bit for bit.
+// Super-blocks are independent: any number of rows may be passed at once.
 void quantize_q2_k_weighted(const float* src, uint8_t* dst, int64_t nb, const float* weights);
 void quantize_q3_k_weighted(const float* src, uint8_t* dst, int64_t nb, const float* weights);
 void quantize_q4_k_weighted(const float* src, uint8_t* dst, int64_t nb, const float* weights);
@@ -98,12 +104,20 @@ struct ScaleMinSearch {
 // v <= 0 (then neg_min = -v and L = 0).
 float search_scale_min(int n, int nmax, const float* x, const float* weights, uint8_t* L,
                        float* neg_min, const ScaleMinSearch& p);
+// ggml's make_qkx3_quants with weights (the imatrix path) is make_qkx2_quants
+// with this trial grid.
+constexpr ScaleMinSearch kWeightedMinSearch{-0.9f, 0.05f, 36, false};
 // ggml's make_q3_quants with do_rmse: x ~ scale * (L - nmax), L in
 // [0, 2 * nmax - 1], weights x^2, greedy per-element refinement.
 float search_scale_q3(int n, int nmax, const float* x, int8_t* L);
 // ggml's make_qx_quants with rmse_type 1: x ~ scale * (L - nmax), L in
 // [0, 2 * nmax - 1], weights qw (x^2 when null), best of 19 trial scales.
 float search_scale_sym(int n, int nmax, const float* x, int8_t* L, const float* qw);
+// ggml's make_qp_quants: x ~ scale * L, L in [0, nmax], for values x >= 0
+// (group scales or mins), weights qw (not null): best of 9 trial scales by
+// weighted squared error, then greedy per-element refinement; returns the
+// least-squares scale of the final codes (0 when max x is 0).
+float search_scale_pos(int n, int nmax, const float* x, uint8_t* L, const float* qw);
 
 // ---- shared scalar helpers -------------------------------------------------
 

@@ -25,7 +25,7 @@ inline float dist2(const float* a, const float* b, int dim) {
 // (std::uniform_real_distribution is implementation-defined).
 inline double uniform01(std::mt19937_64& rng) { return static_cast<double>(rng() >> 11) * 0x1.0p-53; }
 
-void for_range(ThreadPool* pool, int64_t n, const std::function<void(int64_t, int64_t)>& fn) {
+void for_range(ThreadPool* pool, int64_t n, FnRef<void(int64_t, int64_t)> fn) {
   if (pool && n >= 4096) pool->parallel_for(n, fn, 256);
   else fn(0, n);
 }

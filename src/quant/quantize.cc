@@ -1,7 +1,9 @@
 // quantize_row: the dispatcher and the simple quantizers (F16, BF16, Q4_0,
 // Q4_1, Q5_0, Q5_1, Q8_0, Q8_K), bit-exact with ggml's quantize_row_*_ref,
 // which are also what llama-quantize runs for these types without an
-// importance matrix. IQ4_NL/IQ4_XS are in quantize_iq4.cc.
+// importance matrix; with one, the imatrix paths of Q4_0, Q4_1, Q5_0 and Q5_1
+// (quantize_row_weighted). IQ4_NL/IQ4_XS are in quantize_iq4.cc, the k-quants
+// in quantize_k.cc.
 //
 // Where ggml casts a float to a small integer type, the value is in range for
 // every finite input except degenerate scales (e.g. a subnormal d whose
@@ -174,39 +176,78 @@ void importance_weights(const float* x, const float* qw, float sigma2, int n, fl
 
 namespace {
 
-// ggml's quantize_row_q4_0_impl / q5_0_impl with quant_weights: per block,
-// importance weights with σ² = mean x² of the whole row, then the weighted
-// make_qx_quants search (search_scale_sym) for codes in [0, 2·nmax).
-template <class Block, int QK, int NMAX, class Pack>
-void quantize_sym_weighted(const float* src, uint8_t* dst, int64_t nb, const float* qw, Pack pack) {
+// The imatrix path of ggml's quantize_row_{q4_0,q5_0,q4_1,q5_1}_impl (with
+// quant_weights): σ² = mean x² of the whole row, then per block importance
+// weights qw · sqrt(σ² + x²) and `fit`, which chooses the block under them.
+template <class Block, int QK, class Fit>
+void quantize_row_sigma_weighted(const float* src, uint8_t* dst, int64_t nb, const float* qw, Fit fit) {
   float sum_x2 = 0;
   for (int64_t j = 0; j < nb * QK; ++j) sum_x2 += mul_round(src[j], src[j]);
   const float sigma2 = sum_x2 / static_cast<float>(nb * QK);
   for (int64_t i = 0; i < nb; ++i, src += QK, dst += sizeof(Block), qw += QK) {
     float weight[QK];
     importance_weights(src, qw, sigma2, QK, weight);
-    int8_t L[QK];
     Block b;
-    b.d = fp32_to_fp16(search_scale_sym(QK, NMAX, src, L, weight));
-    pack(L, b);
+    fit(src, weight, b);
     store_block(b, dst);
   }
+}
+
+// Symmetric types: the weighted make_qx_quants search (search_scale_sym) for
+// codes in [0, 2·nmax), packed by `pack`.
+template <class Block, int QK, int NMAX, class Pack>
+void quantize_sym_weighted(const float* src, uint8_t* dst, int64_t nb, const float* qw, Pack pack) {
+  quantize_row_sigma_weighted<Block, QK>(src, dst, nb, qw, [&](const float* x, const float* weight, Block& b) {
+    int8_t L[QK];
+    b.d = fp32_to_fp16(search_scale_sym(QK, NMAX, x, L, weight));
+    pack(L, b);
+  });
+}
+
+// Types with a min (x = d·q + m): the weighted make_qkx3_quants search
+// (search_scale_min) for codes in [0, NMAX], packed by `pack`.
+template <class Block, int QK, int NMAX, class Pack>
+void quantize_min_weighted(const float* src, uint8_t* dst, int64_t nb, const float* qw, Pack pack) {
+  quantize_row_sigma_weighted<Block, QK>(src, dst, nb, qw, [&](const float* x, const float* weight, Block& b) {
+    uint8_t L[QK];
+    float neg_min;
+    const float d = search_scale_min(QK, NMAX, x, weight, L, &neg_min, kWeightedMinSearch);
+    b.d = fp32_to_fp16(d);
+    b.m = fp32_to_fp16(-neg_min);
+    pack(L, b);
+  });
+}
+
+// Element j in the low nibble, j + 16 in the high one (Q4_0 / Q4_1 codes).
+template <class Block, class Code>
+void pack_nibbles(const Code* L, Block& b) {
+  for (int j = 0; j < 16; ++j) b.qs[j] = static_cast<uint8_t>(L[j] | L[j + 16] << 4);
+}
+
+// Q5_0 / Q5_1 codes (0..31) into qs and qh.
+template <class Block, class Code>
+void pack_q5_codes(const Code* L, Block& b) {
+  uint8_t q[32];
+  for (int j = 0; j < 32; ++j) q[j] = static_cast<uint8_t>(L[j]);
+  pack_q5(q, b);
 }
 
 }  // namespace
 
 void quantize_q4_0_weighted(const float* src, uint8_t* dst, int64_t nb, const float* qw) {
-  quantize_sym_weighted<block_q4_0, QK4_0, 8>(src, dst, nb, qw, [](const int8_t* L, block_q4_0& b) {
-    for (int j = 0; j < QK4_0 / 2; ++j) b.qs[j] = static_cast<uint8_t>(L[j] | L[j + 16] << 4);
-  });
+  quantize_sym_weighted<block_q4_0, QK4_0, 8>(src, dst, nb, qw, pack_nibbles<block_q4_0, int8_t>);
 }
 
 void quantize_q5_0_weighted(const float* src, uint8_t* dst, int64_t nb, const float* qw) {
-  quantize_sym_weighted<block_q5_0, QK5_0, 16>(src, dst, nb, qw, [](const int8_t* L, block_q5_0& b) {
-    uint8_t q[32];
-    for (int j = 0; j < 32; ++j) q[j] = static_cast<uint8_t>(L[j]);
-    pack_q5(q, b);
-  });
+  quantize_sym_weighted<block_q5_0, QK5_0, 16>(src, dst, nb, qw, pack_q5_codes<block_q5_0, int8_t>);
+}
+
+void quantize_q4_1_weighted(const float* src, uint8_t* dst, int64_t nb, const float* qw) {
+  quantize_min_weighted<block_q4_1, QK4_1, 15>(src, dst, nb, qw, pack_nibbles<block_q4_1, uint8_t>);
+}
+
+void quantize_q5_1_weighted(const float* src, uint8_t* dst, int64_t nb, const float* qw) {
+  quantize_min_weighted<block_q5_1, QK5_1, 31>(src, dst, nb, qw, pack_q5_codes<block_q5_1, uint8_t>);
 }
 
 // x = d * q, d = amax / 127, q = roundf(x / d) (half away from zero).
@@ -291,17 +332,31 @@ QuantFn quantizer(DType type) {
   }
 }
 
+using WeightedQuantFn = void (*)(const float*, uint8_t*, int64_t, const float*);
+
+// The importance-weighted quantizers (ggml's imatrix paths); null: none.
+WeightedQuantFn weighted_quantizer(DType type) {
+  using namespace quant_internal;
+  switch (type) {
+    case DType::Q4_0: return quantize_q4_0_weighted;
+    case DType::Q4_1: return quantize_q4_1_weighted;
+    case DType::Q5_0: return quantize_q5_0_weighted;
+    case DType::Q5_1: return quantize_q5_1_weighted;
+    case DType::Q2_K: return quantize_q2_k_weighted;
+    case DType::Q3_K: return quantize_q3_k_weighted;
+    case DType::Q4_K: return quantize_q4_k_weighted;
+    case DType::Q5_K: return quantize_q5_k_weighted;
+    case DType::Q6_K: return quantize_q6_k_weighted;
+    case DType::IQ4_NL: return quantize_iq4_nl_weighted;
+    case DType::IQ4_XS: return quantize_iq4_xs_weighted;
+    default: return nullptr;
+  }
+}
+
 }  // namespace
 
 Status quantize_row_weighted(DType type, const float* src, void* dst, int64_t n, const float* importance) {
-  using namespace quant_internal;
-  void (*fn)(const float*, uint8_t*, int64_t, const float*) = nullptr;
-  switch (type) {
-    case DType::Q4_0: fn = quantize_q4_0_weighted; break;
-    case DType::Q5_0: fn = quantize_q5_0_weighted; break;
-    case DType::IQ4_NL: fn = quantize_iq4_nl_weighted; break;
-    default: break;
-  }
+  const WeightedQuantFn fn = weighted_quantizer(type);
   if (importance == nullptr || fn == nullptr) return quantize_row(type, src, dst, n);
   const uint32_t block = traits(type).block_size;
   if (n < 0 || n % block != 0)
@@ -313,9 +368,7 @@ Status quantize_row_weighted(DType type, const float* src, void* dst, int64_t n,
   return {};
 }
 
-bool has_weighted_quantizer(DType type) {
-  return type == DType::Q4_0 || type == DType::Q5_0 || type == DType::IQ4_NL;
-}
+bool has_weighted_quantizer(DType type) { return weighted_quantizer(type) != nullptr; }
 
 bool can_quantize(DType type) {
   return type == DType::F32 || quantizer(type) != nullptr || slim_format(type).has_value();

@@ -1,5 +1,6 @@
 // IQ4_NL and IQ4_XS quantizers: ggml's quantize_iq4_nl / quantize_iq4_xs
-// without an importance matrix (what llama-quantize runs), bit for bit.
+// (what llama-quantize runs), without and with an importance matrix, bit for
+// bit.
 //
 // Per 32-element group: start from the scale that maps the extreme value onto
 // the codebook's end, refine by least squares (weights x^2), then try 15 more
@@ -102,6 +103,14 @@ void pack_codes(const uint8_t* L, int n, uint8_t* qs) {
   }
 }
 
+// σ² of ggml's IQ4 importance weights: 2 · mean x² over the n elements of a
+// (super-)block.
+float sigma2_iq4(const float* x, int n) {
+  float sum = 0;
+  for (int j = 0; j < n; ++j) sum += mul_round(x[j], x[j]);
+  return mul_round(sum, 2.f / static_cast<float>(n));
+}
+
 }  // namespace
 
 // qw: an importance vector (ggml's quantize_row_iq4_nl_impl with
@@ -110,11 +119,7 @@ void pack_codes(const uint8_t* L, int n, uint8_t* qs) {
 void quantize_iq4_nl_weighted(const float* src, uint8_t* dst, int64_t nb, const float* qw) {
   for (int64_t i = 0; i < nb; ++i, src += QK4_NL, dst += sizeof(block_iq4_nl)) {
     float weight[QK4_NL];
-    if (qw) {
-      float sigma2 = 0;
-      for (int j = 0; j < QK4_NL; ++j) sigma2 += mul_round(src[j], src[j]);
-      importance_weights(src, qw + i * QK4_NL, mul_round(sigma2, 2.f / QK4_NL), QK4_NL, weight);
-    }
+    if (qw) importance_weights(src, qw + i * QK4_NL, sigma2_iq4(src, QK4_NL), QK4_NL, weight);
     uint8_t L[QK4_NL];
     const float scale = group_scale(src, L, qw ? weight : nullptr);
     block_iq4_nl b;
@@ -129,14 +134,20 @@ void quantize_iq4_nl_weighted(const float* src, uint8_t* dst, int64_t nb, const 
 
 void quantize_iq4_nl(const float* src, uint8_t* dst, int64_t nb) { quantize_iq4_nl_weighted(src, dst, nb, nullptr); }
 
-void quantize_iq4_xs(const float* src, uint8_t* dst, int64_t nb) {
+// qw: an importance vector (ggml's quantize_row_iq4_nl_impl on a 256-element
+// super-block with quant_weights: weights qw · sqrt(σ² + x²), σ² = 2 · mean x²
+// of the super-block), or null for the plain weights x².
+void quantize_iq4_xs_weighted(const float* src, uint8_t* dst, int64_t nb, const float* qw) {
   constexpr int kGroups = QK_K / kGroup;
   for (int64_t i = 0; i < nb; ++i, src += QK_K, dst += sizeof(block_iq4_xs)) {
     uint8_t L[QK_K];
     float scales[kGroups];
     float max_scale = 0, amax_scale = 0;
+    const float sigma2 = qw ? sigma2_iq4(src, QK_K) : 0.f;
     for (int ib = 0; ib < kGroups; ++ib) {
-      scales[ib] = group_scale(src + kGroup * ib, L + kGroup * ib);
+      float weight[kGroup];
+      if (qw) importance_weights(src + kGroup * ib, qw + i * QK_K + kGroup * ib, sigma2, kGroup, weight);
+      scales[ib] = group_scale(src + kGroup * ib, L + kGroup * ib, qw ? weight : nullptr);
       const float abs_d = std::fabs(scales[ib]);
       if (abs_d > amax_scale) {
         amax_scale = abs_d;
@@ -164,5 +175,7 @@ void quantize_iq4_xs(const float* src, uint8_t* dst, int64_t nb) {
     store_block(b, dst);
   }
 }
+
+void quantize_iq4_xs(const float* src, uint8_t* dst, int64_t nb) { quantize_iq4_xs_weighted(src, dst, nb, nullptr); }
 
 }  // namespace slimlm::quant_internal

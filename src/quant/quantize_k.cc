@@ -1,18 +1,27 @@
-// Q2_K..Q6_K quantizers: ggml's imatrix-free k-quant quantization (its
-// quantize_row_q*_K_ref, which ggml_quantize_chunk and so llama-quantize run
-// when no importance matrix is given), bit for bit.
+// Q2_K..Q6_K quantizers, bit for bit with ggml: its imatrix-free path
+// (quantize_row_q*_K_ref, which ggml_quantize_chunk and so llama-quantize run
+// when no importance matrix is given) and, given an importance vector, its
+// imatrix path (quantize_row_q*_K_impl with quant_weights).
 //
 // All five share one shape per 256-element super-block:
 //   1. fit every group (16 or 32 elements) on its own: a float scale (and for
 //      Q2_K/Q4_K/Q5_K a float min) plus provisional codes
 //      (quantize_k_search.cc);
 //   2. quantize the group scales (and mins) to 4, 6 or 8 bits against one fp16
-//      super-scale (and super-min) derived from the largest of them;
+//      super-scale (and super-min): without importance derived from the
+//      largest of them, with importance fitted by a weighted search over them
+//      (make_qp_quants / make_qx_quants, each group weighted by the sum of its
+//      elements' weights);
 //   3. re-pick every code against the scale (and min) as actually stored.
 //      A group whose stored scale is 0 keeps its provisional codes (ggml's
 //      choice; they decode to 0 or -dmin * m anyway);
 //   4. pack codes, scales and the fp16 super-scale(s) into the block layout
 //      (blocks.h).
+// Steps 3 and 4 are the same with and without importance.
+//
+// With importance qw, element weights are qw[j] * sqrt(sigma2 + x[j]^2) with
+// sigma2 the mean x^2 of the super-block (Q2_K) or twice it (Q3_K, Q4_K,
+// Q5_K); Q6_K uses qw itself.
 //
 // Float expressions keep ggml's operand order and no rounded product is fused
 // into an addition (mul_round; see codec_internal.h). Products of an fp16
@@ -20,7 +29,6 @@
 // Casts of integer codes to the 8-bit fields wrap as ggml's do; the codes come
 // from nearest_int, so NaN/Inf input yields ggml's codes, never UB.
 #include <algorithm>
-#include <cassert>
 #include <cmath>
 #include <cstring>
 
@@ -78,11 +86,27 @@ void requantize_min(const float* x, int n, float d, float dm, int nmax, uint8_t*
   }
 }
 
+// Sum of x^2 over a super-block (the imatrix paths' sigma2 before scaling).
+float sum_squares(const float* x) {
+  float s = 0;
+  for (int j = 0; j < QK_K; ++j) s += mul_round(x[j], x[j]);
+  return s;
+}
+
+// Importance weights of one group of n and their sum (the group's weight in
+// the search over group scales).
+float group_weights(const float* x, const float* qw, float sigma2, int n, float* w) {
+  importance_weights(x, qw, sigma2, n, w);
+  float sum = 0;
+  for (int l = 0; l < n; ++l) sum += w[l];
+  return sum;
+}
+
 // Q2_K: 16 groups of 16, x = d * (sc & 15) * q - dmin * (sc >> 4), q in 0..3.
-// Groups are fitted with weights |x| under the absolute error.
-void block_q2_k(const float* x, block_q2_K& b) {
+// Steps 1-2 without importance: groups fitted with weights |x| under the
+// absolute error; 4-bit scales and mins against their largest.
+void fit_q2_k(const float* x, uint8_t* L, block_q2_K& b) {
   constexpr float kLevels = 15.f;  // 4-bit group scales and mins
-  uint8_t L[QK_K];
   float scales[QK_K / 16], mins[QK_K / 16];
   float max_scale = 0, max_min = 0;  // scales and mins are >= 0
   for (int j = 0; j < QK_K / 16; ++j) {
@@ -113,6 +137,32 @@ void block_q2_k(const float* x, block_q2_K& b) {
   } else {
     b.dmin = fp32_to_fp16(0.f);
   }
+}
+
+// Steps 1-2 with importance (ggml's quantize_row_q2_K_impl): sigma2 = mean x^2,
+// groups by the weighted make_qkx3 search, 4-bit scales and mins each by
+// make_qp_quants weighted by the groups' total weights.
+void fit_q2_k_weighted(const float* x, const float* qw, uint8_t* L, block_q2_K& b) {
+  const float sigma2 = sum_squares(x) / QK_K;
+  float scales[QK_K / 16], mins[QK_K / 16], sw[QK_K / 16];
+  for (int j = 0; j < QK_K / 16; ++j) {
+    float w[16];
+    sw[j] = group_weights(x + 16 * j, qw + 16 * j, sigma2, 16, w);
+    scales[j] = search_scale_min(16, 3, x + 16 * j, w, L + 16 * j, &mins[j], kWeightedMinSearch);
+  }
+  uint8_t ls[QK_K / 16], lm[QK_K / 16];
+  b.d = fp32_to_fp16(search_scale_pos(QK_K / 16, 15, scales, ls, sw));
+  b.dmin = fp32_to_fp16(search_scale_pos(QK_K / 16, 15, mins, lm, sw));
+  for (int j = 0; j < QK_K / 16; ++j) b.scales[j] = static_cast<uint8_t>(ls[j] | lm[j] << 4);
+}
+
+void block_q2_k(const float* x, const float* qw, block_q2_K& b) {
+  uint8_t L[QK_K];
+  if (qw) {
+    fit_q2_k_weighted(x, qw, L, b);
+  } else {
+    fit_q2_k(x, L, b);
+  }
   const float d_all = fp16_to_fp32(b.d), dmin_all = fp16_to_fp32(b.dmin);
   for (int j = 0; j < QK_K / 16; ++j) {
     const float d = d_all * static_cast<float>(b.scales[j] & 0x0f);
@@ -124,9 +174,9 @@ void block_q2_k(const float* x, block_q2_K& b) {
 }
 
 // Q3_K: 16 groups of 16, x = d * (s - 32) * (q - 4), q in 0..7 (2 low bits in
-// qs, bit 2 in hmask), s a 6-bit group scale.
-void block_q3_k(const float* x, block_q3_K& b) {
-  int8_t L[QK_K];
+// qs, bit 2 in hmask), s a 6-bit group scale. Steps 1-2 without importance:
+// groups by make_q3_quants, scales against the largest.
+void fit_q3_k(const float* x, int8_t* L, block_q3_K& b) {
   float scales[QK_K / 16];
   float amax = 0, max_scale = 0;  // the signed scale of largest magnitude
   for (int j = 0; j < QK_K / 16; ++j) {
@@ -149,6 +199,32 @@ void block_q3_k(const float* x, block_q3_K& b) {
     b.d = fp32_to_fp16(1 / iscale);
   } else {
     b.d = fp32_to_fp16(0.f);
+  }
+}
+
+// Steps 1-2 with importance (ggml's quantize_row_q3_K_impl): sigma2 = 2 mean
+// x^2, groups by the weighted make_qx_quants, and the 16 group scales by the
+// same search (codes 0..63 = s) weighted by the groups' total weights.
+void fit_q3_k_weighted(const float* x, const float* qw, int8_t* L, block_q3_K& b) {
+  const float sigma2 = 2 * sum_squares(x) / QK_K;
+  float scales[QK_K / 16], sw[QK_K / 16];
+  for (int j = 0; j < QK_K / 16; ++j) {
+    float w[16];
+    sw[j] = group_weights(x + 16 * j, qw + 16 * j, sigma2, 16, w);
+    scales[j] = search_scale_sym(16, 4, x + 16 * j, L + 16 * j, w);
+  }
+  int8_t ls[QK_K / 16];
+  b.d = fp32_to_fp16(search_scale_sym(QK_K / 16, 32, scales, ls, sw));
+  std::memset(b.scales, 0, sizeof b.scales);
+  for (int j = 0; j < QK_K / 16; ++j) put_scale_q3(j, ls[j], b.scales);
+}
+
+void block_q3_k(const float* x, const float* qw, block_q3_K& b) {
+  int8_t L[QK_K];
+  if (qw) {
+    fit_q3_k_weighted(x, qw, L, b);
+  } else {
+    fit_q3_k(x, L, b);
   }
   const float d_all = fp16_to_fp32(b.d);
   for (int j = 0; j < QK_K / 16; ++j) {
@@ -173,10 +249,11 @@ void block_q3_k(const float* x, block_q3_K& b) {
 }
 
 // Q4_K/Q5_K's common part: 8 groups of 32, x = d * sc * q - dmin * m with
-// 6-bit sc, m and q in [0, nmax]. Groups are fitted with weights
-// rms(group) + |x| under the squared error. Fills d, dmin, scales and L.
+// 6-bit sc, m and q in [0, nmax]. Steps 1-2 without importance: groups fitted
+// with weights rms(group) + |x| under the squared error, scales and mins
+// against their largest.
 template <class Block>
-void block_k4(const float* x, int nmax, const ScaleMinSearch& search, Block& b, uint8_t* L) {
+void fit_k4(const float* x, int nmax, const ScaleMinSearch& search, Block& b, uint8_t* L) {
   float scales[QK_K / 32], mins[QK_K / 32];
   float max_scale = 0, max_min = 0;
   for (int j = 0; j < QK_K / 32; ++j) {
@@ -201,6 +278,43 @@ void block_k4(const float* x, int nmax, const ScaleMinSearch& search, Block& b, 
   pack_scales_k4(ls, lm, b.scales);
   b.d = fp32_to_fp16(max_scale / 63.f);
   b.dmin = fp32_to_fp16(max_min / 63.f);
+}
+
+// Steps 1-2 with importance (ggml's quantize_row_q4_K_impl / q5_K_impl):
+// sigma2 = 2 mean x^2, groups by the weighted make_qkx3 search, 6-bit scales
+// and mins each by make_qp_quants weighted by the groups' total weights. Only
+// Q5_K caps the codes at 63 (cap63); they never exceed it unless negative.
+template <class Block>
+void fit_k4_weighted(const float* x, const float* qw, int nmax, bool cap63, Block& b, uint8_t* L) {
+  const float sigma2 = 2 * sum_squares(x) / QK_K;
+  float scales[QK_K / 32], mins[QK_K / 32], sw[QK_K / 32];
+  for (int j = 0; j < QK_K / 32; ++j) {
+    float w[32];
+    sw[j] = group_weights(x + 32 * j, qw + 32 * j, sigma2, 32, w);
+    scales[j] = search_scale_min(32, nmax, x + 32 * j, w, L + 32 * j, &mins[j], kWeightedMinSearch);
+  }
+  uint8_t ls[QK_K / 32], lm[QK_K / 32];
+  const float d = search_scale_pos(QK_K / 32, 63, scales, ls, sw);
+  const float dmin = search_scale_pos(QK_K / 32, 63, mins, lm, sw);
+  if (cap63) {
+    for (int j = 0; j < QK_K / 32; ++j) {
+      ls[j] = std::min<uint8_t>(63, ls[j]);
+      lm[j] = std::min<uint8_t>(63, lm[j]);
+    }
+  }
+  pack_scales_k4(ls, lm, b.scales);
+  b.d = fp32_to_fp16(d);
+  b.dmin = fp32_to_fp16(dmin);
+}
+
+// Q4_K/Q5_K: steps 1-3 (fills d, dmin, scales and L).
+template <class Block>
+void block_k4(const float* x, const float* qw, int nmax, const ScaleMinSearch& plain, Block& b, uint8_t* L) {
+  if (qw) {
+    fit_k4_weighted(x, qw, nmax, nmax == 31, b, L);
+  } else {
+    fit_k4(x, nmax, plain, b, L);
+  }
   const float d_all = fp16_to_fp32(b.d), dmin_all = fp16_to_fp32(b.dmin);
   for (int j = 0; j < QK_K / 32; ++j) {
     int sc, m;
@@ -214,9 +328,9 @@ void block_k4(const float* x, int nmax, const ScaleMinSearch& search, Block& b, 
 
 // Q4_K: q in 0..15; per 64-element chunk, 32 bytes: low nibbles its first 32
 // elements, high nibbles the next 32.
-void block_q4_k(const float* x, block_q4_K& b) {
+void block_q4_k(const float* x, const float* qw, block_q4_K& b) {
   uint8_t L[QK_K];
-  block_k4(x, 15, {-1.f, 0.1f, 20, false}, b, L);
+  block_k4(x, qw, 15, {-1.f, 0.1f, 20, false}, b, L);
   for (int c = 0; c < QK_K / 64; ++c) {
     for (int l = 0; l < 32; ++l) {
       b.qs[32 * c + l] = static_cast<uint8_t>(L[64 * c + l] | L[64 * c + 32 + l] << 4);
@@ -226,9 +340,9 @@ void block_q4_k(const float* x, block_q4_K& b) {
 
 // Q5_K: q in 0..31; low nibbles as Q4_K, bit 4 of element l of group g in bit
 // g of qh[l].
-void block_q5_k(const float* x, block_q5_K& b) {
+void block_q5_k(const float* x, const float* qw, block_q5_K& b) {
   uint8_t L[QK_K];
-  block_k4(x, 31, {-0.5f, 0.1f, 15, false}, b, L);
+  block_k4(x, qw, 31, {-0.5f, 0.1f, 15, false}, b, L);
   std::memset(b.qh, 0, sizeof b.qh);
   for (int c = 0; c < QK_K / 64; ++c) {
     for (int l = 0; l < 32; ++l) {
@@ -240,13 +354,14 @@ void block_q5_k(const float* x, block_q5_K& b) {
 }
 
 // Q6_K: 16 groups of 16, x = d * sc * (q - 32), int8 sc, q in 0..63 (low
-// nibble in ql, two high bits in qh). Groups are fitted with weights x^2.
-void block_q6_k(const float* x, block_q6_K& b) {
+// nibble in ql, two high bits in qh). Groups are fitted with weights x^2, or
+// with the importance itself; the rest is the same either way.
+void block_q6_k(const float* x, const float* qw, block_q6_K& b) {
   int8_t L[QK_K];
   float scales[QK_K / 16];
   float max_abs = 0, max_scale = 0;
   for (int j = 0; j < QK_K / 16; ++j) {
-    scales[j] = search_scale_sym(16, 32, x + 16 * j, L + 16 * j, nullptr);
+    scales[j] = search_scale_sym(16, 32, x + 16 * j, L + 16 * j, qw ? qw + 16 * j : nullptr);
     const float a = std::fabs(scales[j]);
     if (a > max_abs) {
       max_abs = a;
@@ -287,17 +402,14 @@ void block_q6_k(const float* x, block_q6_K& b) {
   }
 }
 
-// Runs a block quantizer over nb blocks of possibly unaligned output.
-template <class Block, void (*Quantize)(const float*, Block&)>
+// Runs a block quantizer over nb blocks of possibly unaligned output, with
+// each block's QK_K importances (weights null: none).
+template <class Block, void (*Quantize)(const float*, const float*, Block&)>
 void run(const float* src, uint8_t* dst, int64_t nb, const float* weights) {
-  // The imatrix-weighted variants are not implemented yet (see
-  // codec_internal.h); only the imatrix-free path exists.
-  assert(weights == nullptr && "k-quant importance weights are not supported yet");
-  (void)weights;
   for (int64_t i = 0; i < nb; ++i, src += QK_K, dst += sizeof(Block)) {
     Block b;
     std::memset(&b, 0, sizeof b);
-    Quantize(src, b);
+    Quantize(src, weights ? weights + i * QK_K : nullptr, b);
     store_block(b, dst);
   }
 }

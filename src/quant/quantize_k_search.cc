@@ -4,7 +4,14 @@
 //
 //   search_scale_min   <- make_qkx2_quants  (Q2_K, Q4_K, Q5_K: x ~ d * q - m)
 //   search_scale_q3    <- make_q3_quants    (Q3_K: x ~ d * q, greedy refinement)
-//   search_scale_sym   <- make_qx_quants    (Q6_K: x ~ d * q, 18 trial scales)
+//   search_scale_sym   <- make_qx_quants    (Q6_K, and with an importance
+//                                            matrix Q3_K: x ~ d * q, 18 trial scales)
+//   search_scale_pos   <- make_qp_quants    (with an importance matrix: the
+//                                            group scales / mins of Q2_K, Q4_K, Q5_K)
+//
+// With weights, ggml's make_qkx3_quants (Q2_K, Q4_K, Q5_K, Q4_1, Q5_1 with an
+// importance matrix) is make_qkx2_quants float for float, so search_scale_min
+// serves both (kWeightedMinSearch holds its trial grid).
 //
 // Float operations follow ggml's order exactly; every product that ggml rounds
 // before adding it goes through mul_round so that an FMA-capable target
@@ -200,6 +207,72 @@ float search_scale_sym(int n, int nmax, const float* x, int8_t* L, const float* 
     }
   }
   return scale;
+}
+
+float search_scale_pos(int n, int nmax, const float* x, uint8_t* L, const float* qw) {
+  // ggml's MAX(max, x): a NaN becomes max, and the next value replaces it.
+  float max = 0;
+  for (int i = 0; i < n; ++i) max = max > x[i] ? max : x[i];
+  if (max == 0.0f) {
+    std::fill(L, L + n, uint8_t{0});
+    return 0.f;
+  }
+  // Codes are ggml's ints stored into uint8_t: a negative x wraps, as there.
+  auto code = [&](float is, int i) { return std::min(nmax, nearest_int(is * x[i])); };
+  // Weighted squared error of the codes picked with inverse scale is, scale 1/is.
+  auto error = [&](float is, bool cap) {
+    const float s = 1 / is;
+    float e = 0;
+    for (int i = 0; i < n; ++i) {
+      const int l = cap ? code(is, i) : nearest_int(is * x[i]);
+      const float diff = x[i] - mul_round(s, as_float(cap ? l : static_cast<uint8_t>(l)));
+      e += mul_round(qw[i] * diff, diff);
+    }
+    return e;
+  };
+  // The scale that maps the largest value onto nmax, then 8 more inverse
+  // scales (nmax + k/10) / max, k = +-1..+-4: the lowest error wins.
+  float iscale = as_float(nmax) / max;
+  float best = error(iscale, false);
+  for (int k = -4; k <= 4; ++k) {
+    if (k == 0) continue;
+    const float is = (mul_round(0.1f, as_float(k)) + as_float(nmax)) / max;
+    const float e = error(is, true);
+    if (e < best) {
+      best = e;
+      iscale = is;
+    }
+  }
+  // Its codes, then greedy passes as in search_scale_q3 (codes capped at nmax).
+  float sumlx = 0, suml2 = 0;
+  for (int i = 0; i < n; ++i) {
+    const int l = code(iscale, i);
+    L[i] = static_cast<uint8_t>(l);
+    sumlx += mul_round(qw[i] * x[i], as_float(l));
+    suml2 += mul_round(qw[i] * as_float(l), as_float(l));
+  }
+  for (int pass = 0; pass < 5; ++pass) {
+    int changed = 0;
+    for (int i = 0; i < n; ++i) {
+      const float w = qw[i];
+      const float li = as_float(L[i]);
+      float slx = sumlx - mul_round(w * x[i], li);
+      float sl2 = suml2 - mul_round(w * li, li);
+      if (!(slx > 0 && sl2 > 0)) continue;
+      const int new_l = std::min(nmax, nearest_int(x[i] * sl2 / slx));
+      if (new_l == L[i]) continue;
+      slx += mul_round(w * x[i], as_float(new_l));
+      sl2 += mul_round(w * as_float(new_l), as_float(new_l));
+      if (slx * slx * suml2 > sumlx * sumlx * sl2) {
+        L[i] = static_cast<uint8_t>(new_l);
+        sumlx = slx;
+        suml2 = sl2;
+        ++changed;
+      }
+    }
+    if (changed == 0) break;
+  }
+  return sumlx / suml2;
 }
 
 }  // namespace slimlm::quant_internal

@@ -8,12 +8,15 @@
 #include <cmath>
 #include <fstream>
 #include <iterator>
+#include <set>
 
 #include <fmt/format.h>
 
 #include "io/gguf.h"
 #include "model/llama.h"
+#include "model/tensor_rows.h"
 #include "quant/codec.h"
+#include "quant/imatrix.h"
 #include "quant/slim_formats.h"
 #include "test_util.h"
 
@@ -106,6 +109,60 @@ TEST(QuantizeModel, SameBytesForAnyThreadCount) {
   auto g = GgufFile::open(dir.file("b.gguf"));
   ASSERT_TRUE(g.ok());
   EXPECT_EQ(g->get_int("general.file_type"), 15);  // llama.cpp's LLAMA_FTYPE_MOSTLY_Q4_K_M
+}
+
+// With an importance matrix, every tensor of a k-quant mix that has an entry
+// is rounded by the weighted quantizer (each row as quantize_row_weighted
+// gives it, unlike the plain rounding); tensors without one (layer 1,
+// token_embd) are rounded as without the matrix.
+TEST(QuantizeModel, ImatrixWeightsTheKQuantsOfAMix) {
+  const std::string path = test::shared_path("models/slim6m/slim6m-f32.gguf");
+  SLIMLM_REQUIRE_SHARED(path);
+  auto m = load_model(path);
+  ASSERT_TRUE(m.ok()) << m.message();
+  Imatrix im;
+  for (const auto& t : m->tensors) {
+    if (t.shape.size() != 2 || t.name.rfind("blk.", 0) != 0 || t.name.rfind("blk.1.", 0) == 0) continue;
+    ImatrixEntry e{t.name, 4, {}};
+    for (int64_t j = 0; j < t.shape[0]; ++j) e.values.push_back(4.0f * static_cast<float>(1 + (j * 5) % 9));
+    im.entries.push_back(std::move(e));
+  }
+  test::TempDir dir;
+  std::set<DType> weighted;
+  for (const char* mix : {"q2_k", "q4_k_m", "q5_k_s"}) {
+    SCOPED_TRACE(mix);
+    QuantRecipe r;
+    r.mix = mix;
+    QuantizeOptions o;
+    o.imatrix = &im;
+    o.threads = 2;
+    ASSERT_TRUE(quantize_model(*m, r, dir.file("q.gguf"), o).ok());
+    auto q = load_model(dir.file("q.gguf"));
+    ASSERT_TRUE(q.ok()) << q.message();
+    for (const auto& t : m->tensors) {
+      if (t.shape.size() != 2) continue;
+      const TensorRef* out = q->find(t.name);
+      ASSERT_NE(out, nullptr) << t.name;
+      const int64_t n = t.shape[0], rows = t.n_rows();
+      const ImatrixEntry* e = im.find(t.name);
+      const std::vector<float> importance = e ? e->importance() : std::vector<float>{};
+      const size_t rb = *row_bytes(out->type, static_cast<uint64_t>(n));
+      std::vector<float> x(static_cast<size_t>(n));
+      std::vector<uint8_t> want(rb * rows), plain(rb * rows);
+      for (int64_t i = 0; i < rows; ++i) {
+        ASSERT_TRUE(read_rows_f32(t, i, i + 1, x.data()).ok());
+        ASSERT_TRUE(quantize_row_weighted(out->type, x.data(), want.data() + i * rb, n, e ? importance.data() : nullptr).ok());
+        ASSERT_TRUE(quantize_row(out->type, x.data(), plain.data() + i * rb, n).ok());
+      }
+      ASSERT_EQ(out->n_bytes, want.size()) << t.name;
+      EXPECT_TRUE(std::equal(want.begin(), want.end(), out->data)) << t.name << " " << dtype_name(out->type);
+      if (e) {
+        EXPECT_NE(want, plain) << t.name << ": the importance changed nothing";
+        weighted.insert(out->type);
+      }
+    }
+  }
+  EXPECT_EQ(weighted, (std::set<DType>{DType::Q2_K, DType::Q3_K, DType::Q4_K, DType::Q5_K, DType::Q6_K}));
 }
 
 TEST(QuantizeModel, MethodNames) {

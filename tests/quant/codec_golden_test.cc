@@ -15,6 +15,7 @@
 
 #include "core/dtype.h"
 #include "quant/codec.h"
+#include "test_util.h"
 
 namespace slimlm {
 namespace {
@@ -396,15 +397,6 @@ constexpr uint32_t kQ6_KFloats[] = {
 };
 // clang-format on
 
-std::vector<uint8_t> from_hex(std::string_view hex) {
-  auto nibble = [](char c) { return c <= '9' ? c - '0' : c - 'a' + 10; };
-  std::vector<uint8_t> out(hex.size() / 2);
-  for (size_t i = 0; i < out.size(); ++i) {
-    out[i] = static_cast<uint8_t>(nibble(hex[2 * i]) << 4 | nibble(hex[2 * i + 1]));
-  }
-  return out;
-}
-
 struct Golden {
   DType type;
   uint32_t seed;
@@ -426,7 +418,7 @@ const Golden kGolden[] = {
 
 TEST(CodecGoldenTest, DequantizeMatchesGgmlBitForBit) {
   for (const Golden& g : kGolden) {
-    const auto bytes = from_hex(g.bytes);
+    const auto bytes = test::from_hex(g.bytes);
     ASSERT_EQ(bytes.size(), *row_bytes(g.type, g.n)) << dtype_name(g.type);
     std::vector<float> y(g.n);
     ASSERT_TRUE(dequantize_row(g.type, bytes.data(), y.data(), static_cast<int64_t>(g.n)).ok());
@@ -444,7 +436,7 @@ TEST(CodecGoldenTest, QuantizeMatchesGgmlBitForBit) {
     const auto x = golden_input(g.seed, static_cast<int>(g.n));
     std::vector<uint8_t> q(*row_bytes(g.type, g.n));
     ASSERT_TRUE(quantize_row(g.type, x.data(), q.data(), static_cast<int64_t>(g.n)).ok());
-    EXPECT_EQ(q, from_hex(g.bytes)) << dtype_name(g.type);
+    EXPECT_EQ(q, test::from_hex(g.bytes)) << dtype_name(g.type);
   }
 }
 

@@ -15,6 +15,7 @@
 
 #include "core/dtype.h"
 #include "quant/codec.h"
+#include "test_util.h"
 #include "quant/codec_internal.h"
 
 namespace slimlm {
@@ -128,15 +129,6 @@ constexpr char kQ6_KGolden[] =  // golden_row(91)
     "000082818087818283843085868582828385a012";
 // clang-format on
 
-std::vector<uint8_t> from_hex(std::string_view hex) {
-  auto nibble = [](char c) { return c <= '9' ? c - '0' : c - 'a' + 10; };
-  std::vector<uint8_t> out(hex.size() / 2);
-  for (size_t i = 0; i < out.size(); ++i) {
-    out[i] = static_cast<uint8_t>(nibble(hex[2 * i]) << 4 | nibble(hex[2 * i + 1]));
-  }
-  return out;
-}
-
 TEST(KQuantTest, MatchesGgmlGoldenBlocks) {
   const struct {
     DType type;
@@ -147,7 +139,7 @@ TEST(KQuantTest, MatchesGgmlGoldenBlocks) {
                  {DType::Q5_K, kQ5_KGolden},
                  {DType::Q6_K, kQ6_KGolden}};
   for (const auto& g : goldens) {
-    const auto want = from_hex(g.hex);
+    const auto want = test::from_hex(g.hex);
     ASSERT_EQ(want.size(), *row_bytes(g.type, 512)) << dtype_name(g.type);
     const auto x = golden_row(77 + static_cast<uint32_t>(g.type));
     EXPECT_EQ(quantize(g.type, x), want) << dtype_name(g.type);

@@ -53,8 +53,12 @@ TEST(SlimFormats, FifteenTypesWithTableSizes) {
     EXPECT_TRUE(is_slimlm_type(t));
     EXPECT_EQ(traits(t).block_size, static_cast<uint32_t>(f.group)) << dtype_name(t);
     EXPECT_EQ(traits(t).type_size, static_cast<uint32_t>(f.block_bytes())) << dtype_name(t);
-    if (f.kind == SlimFormat::kIntn && f.bits == 3 && f.group == 64) EXPECT_EQ(f.block_bytes(), sizeof(block_intn<3, 64>));
-    if (f.kind == SlimFormat::kNf4 && f.group == 128) EXPECT_EQ(f.block_bytes(), sizeof(block_nf4<128>));
+    if (f.kind == SlimFormat::kIntn && f.bits == 3 && f.group == 64) {
+      EXPECT_EQ(f.block_bytes(), sizeof(block_intn<3, 64>));
+    }
+    if (f.kind == SlimFormat::kNf4 && f.group == 128) {
+      EXPECT_EQ(f.block_bytes(), sizeof(block_nf4<128>));
+    }
     EXPECT_EQ(slim_type(f.kind, f.bits, f.group), t);
     EXPECT_EQ(dtype_from_name(dtype_name(t)), t);
     EXPECT_TRUE(can_quantize(t) && can_dequantize(t));
