@@ -6,13 +6,16 @@
 //
 //   build/bench/slimlm_kernel_bench [--benchmark_filter=Decode]
 #include <benchmark/benchmark.h>
+#include <hwy/targets.h>
 
 #include <cstring>
+#include <string>
 #include <random>
 #include <vector>
 
 #include "kernels/act_quant.h"
 #include "kernels/cpu.h"
+#include "kernels/hwy/packed_hwy.h"
 #include "kernels/ops.h"
 #include "kernels/packed.h"
 #include "quant/codec.h"
@@ -24,9 +27,14 @@ constexpr int64_t kIn = 2048, kOut = 5632;  // tinyllama-1.1b's ffn_gate/up
 constexpr int kMats = 8;                      // > L3 in total, so decode reads DRAM
 
 void set_level(benchmark::State& st) {
-  const KernelLevel want = st.range(0) ? detected_kernel_level() : KernelLevel::kScalar;
+  // Arg 2: the best level of this CPU; 1: the portable (Highway) kernels on
+  // Highway's best target, 3: on AVX2 (what most x86 laptops have); 0: scalar.
+  const int64_t arg = st.range(0);
+  const KernelLevel want = arg == 2 ? detected_kernel_level() : arg == 0 ? KernelLevel::kScalar : KernelLevel::kPortable;
   set_kernel_level(want);
-  st.SetLabel(kernel_level_name(kernel_level()));
+  hwy::SetSupportedTargetsForTest(arg == 3 ? HWY_AVX2 : 0);
+  st.SetLabel(want == KernelLevel::kPortable ? std::string("portable:") + hwy_target_name()
+                                             : std::string(kernel_level_name(kernel_level())));
 }
 
 std::vector<float> randv(int64_t n, uint32_t seed) {
@@ -109,8 +117,8 @@ void BM_Prefill(benchmark::State& st) {
 }
 
 #define SLIMLM_KERNEL_BENCH(T)                                                               \
-  BENCHMARK_TEMPLATE(BM_Decode, T)->Arg(1)->Arg(0)->Unit(benchmark::kMicrosecond);          \
-  BENCHMARK_TEMPLATE(BM_Prefill, T)->Arg(1)->Arg(0)->Unit(benchmark::kMillisecond);
+  BENCHMARK_TEMPLATE(BM_Decode, T)->Arg(2)->Arg(1)->Arg(3)->Arg(0)->Unit(benchmark::kMicrosecond);          \
+  BENCHMARK_TEMPLATE(BM_Prefill, T)->Arg(2)->Arg(1)->Arg(3)->Arg(0)->Unit(benchmark::kMillisecond);
 SLIMLM_KERNEL_BENCH(DType::Q8_0)
 SLIMLM_KERNEL_BENCH(DType::Q4_0)
 SLIMLM_KERNEL_BENCH(DType::Q5_0)
@@ -128,7 +136,7 @@ void BM_ActQuant(benchmark::State& st) {
   st.SetBytesProcessed(st.iterations() * kOut * static_cast<int64_t>(sizeof(float)));
   set_kernel_level(detected_kernel_level());
 }
-BENCHMARK(BM_ActQuant)->Arg(1)->Arg(0);
+BENCHMARK(BM_ActQuant)->Arg(2)->Arg(0);
 
 void BM_DotF32(benchmark::State& st) {
   set_level(st);
@@ -138,7 +146,7 @@ void BM_DotF32(benchmark::State& st) {
       benchmark::Counter(static_cast<double>(st.iterations()) * 2.0 * kIn / 1e9, benchmark::Counter::kIsRate);
   set_kernel_level(detected_kernel_level());
 }
-BENCHMARK(BM_DotF32)->Arg(1)->Arg(0);
+BENCHMARK(BM_DotF32)->Arg(2)->Arg(0);
 
 }  // namespace
 }  // namespace slimlm::kernels

@@ -44,13 +44,14 @@ CpuFeatures detect() {
 KernelLevel from_features(const CpuFeatures& f) {
   if (f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq && f.avx512vnni && f.fma && f.f16c)
     return KernelLevel::kAvx512;
-  return KernelLevel::kScalar;
+  return KernelLevel::kPortable;
 }
 
 KernelLevel initial_level() {
   KernelLevel l = detected_kernel_level();
   if (const char* e = std::getenv("SLIMLM_KERNELS")) {
     if (std::string_view(e) == "scalar") l = KernelLevel::kScalar;
+    if (std::string_view(e) == "portable" && l > KernelLevel::kPortable) l = KernelLevel::kPortable;
   }
   return l;
 }
@@ -83,6 +84,7 @@ KernelLevel set_kernel_level(KernelLevel level) {
 const char* kernel_level_name(KernelLevel level) {
   switch (level) {
     case KernelLevel::kAvx512: return "avx512";
+    case KernelLevel::kPortable: return "portable";
     case KernelLevel::kScalar: break;
   }
   return "scalar";

@@ -3,15 +3,21 @@
 // translation units (kernels/x86/) built with the ISA flags they need and are
 // only called when the running CPU has those features.
 //
-// SLIMLM_KERNELS=scalar|avx512 in the environment lowers the level (never
-// above what the CPU has): the scalar reference paths can be timed and
+// Between them, the portable level: kernels written once with Highway and
+// compiled for every SIMD target (AVX2, SSE4, NEON, WASM SIMD), Highway picking
+// the best the CPU has. Kernels without a portable version use the scalar
+// reference at that level.
+//
+// SLIMLM_KERNELS=scalar|portable|avx512 in the environment lowers the level
+// (never above what the CPU has): the scalar reference paths can be timed and
 // compared on any machine. Tests use set_kernel_level() for the same.
 #pragma once
 
 namespace slimlm::kernels {
 
 enum class KernelLevel {
-  kScalar,  // portable C++ (the reference paths)
+  kScalar,    // plain C++ (the reference paths)
+  kPortable,  // Highway kernels (src/kernels/hwy/) on the best SIMD target of the CPU
   kAvx512,  // AVX-512 F/BW/VL/DQ + VNNI (+F16C, FMA): Zen 4, Ice Lake and later
 };
 

@@ -65,8 +65,7 @@ void matmul_rows_tiled(const WeightView& w, const float* x, int64_t n_tokens, fl
   }
 }
 
-// The integer path: everything a work item needs, behind one pointer, so the
-// std::function built for each parallel_for stays in its small buffer.
+// The integer path: everything a work item needs, behind one pointer.
 struct QJob {
   const WeightView* w;
   const float* x;
@@ -76,6 +75,8 @@ struct QJob {
   ActQuant act;
   ActBlock* xq;  // [n_tokens][n_in / kActBlock]
 };
+
+void matmul_blocks(const QJob& job, ThreadPool& pool);
 
 void matmul_q8(const WeightView& w, const float* x, int64_t n_tokens, float* y, int64_t ld_y, ThreadPool& pool,
                ActQuant act) {
@@ -88,11 +89,20 @@ void matmul_q8(const WeightView& w, const float* x, int64_t n_tokens, float* y, 
     const int64_t n = j->w->n_in;
     for (int64_t t = t0; t < t1; ++t) quantize_act_row(j->x + t * n, n, j->act, j->xq + t * (n / kActBlock));
   });
+  matmul_blocks(job, pool);
+}
+
+// Y = W X from the quantized rows job.xq.
+void matmul_blocks(const QJob& job, ThreadPool& pool) {
+  const WeightView& w = *job.w;
+  const int64_t n_tokens = job.n_tokens;
+  const QJob* j = &job;
   if (w.packed) {  // 16-row groups, two at a time
     pool.parallel_for(
         w.n_out,
         [j](int64_t r0, int64_t r1) { packed_matmul(*j->w->packed, j->xq, j->n_tokens, j->y, j->ld_y, r0, r1); },
-        2 * kPackRows);
+        // Decode tiles take four groups (one super-group of the k-quants).
+        n_tokens <= 2 && w.n_out >= 64 * kPackRows ? 4 * kPackRows : 2 * kPackRows);
     return;
   }
   pool.parallel_for(
@@ -146,6 +156,15 @@ void matmul(const WeightView& w, const float* x, int64_t n_tokens, float* y, int
         else matmul_rows(w, x, n_tokens, y, ld_y, r0, r1, row);
       },
       16);
+}
+
+void matmul(const WeightView& w, const QuantizedInput& in, float* y, int64_t ld_y, ThreadPool& pool) {
+  if (in.blocks && in.n_in == w.n_in && uses_act_quant(w, in.act)) {
+    const QJob job{&w, in.x, in.n_tokens, y, ld_y, in.act, const_cast<ActBlock*>(in.blocks)};
+    matmul_blocks(job, pool);
+    return;
+  }
+  matmul(w, in.x, in.n_tokens, y, ld_y, pool, in.act);
 }
 
 void matmul_ref(const WeightView& w, const float* x, int64_t n_tokens, float* y, int64_t ld_y) {

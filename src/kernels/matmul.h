@@ -53,6 +53,21 @@ void matmul(const WeightView& w, const float* x, int64_t n_tokens, float* y, int
 // True if matmul with this weight and act != kNone uses integer dot products.
 bool uses_act_quant(const WeightView& w, ActQuant act);
 
+// An input already quantized, for several matmuls that read the same rows (Q,
+// K and V; gate and up): the caller quantizes each row once, e.g. right after
+// the RMSNorm that produced it while it is in cache, with quantize_act_row
+// into `blocks` [n_tokens][n_in / kActBlock]. x stays the fp32 input, for
+// weights that take the fp32 path. blocks may be null (then as matmul above).
+struct QuantizedInput {
+  const float* x = nullptr;
+  int64_t n_tokens = 0, n_in = 0;
+  ActQuant act = ActQuant::kNone;
+  const ActBlock* blocks = nullptr;
+};
+// The same results as matmul(w, in.x, in.n_tokens, y, ld_y, pool, in.act),
+// bit for bit, without quantizing the input again.
+void matmul(const WeightView& w, const QuantizedInput& in, float* y, int64_t ld_y, ThreadPool& pool);
+
 // Reference: dequantize every row with the scalar codec, then fp32 dot products.
 void matmul_ref(const WeightView& w, const float* x, int64_t n_tokens, float* y, int64_t ld_y);
 

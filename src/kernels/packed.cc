@@ -1,5 +1,7 @@
 #include "kernels/packed.h"
 
+#include "kernels/hwy/packed_hwy.h"
+
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -185,13 +187,14 @@ PackedWeight pack_weight(DType t, const uint8_t* rows, uint64_t row_bytes, int64
                              : t == DType::Q5_0 ? sizeof(block_q5_0)
                              : t == DType::Q4_K ? sizeof(block_q4_K)
                                                 : sizeof(block_q6_K);
+  p.interleave = t == DType::Q4_K || t == DType::Q6_K ? 4 : 1;
   const int64_t nb = p.blocks(), ng = n_out / kPackRows;
   const size_t bytes = static_cast<size_t>(ng * nb * p.block_bytes);
   p.data = {static_cast<uint8_t*>(std::aligned_alloc(64, (bytes + 63) / 64 * 64)), free_aligned};
   RowBlock o;
   for (int64_t g = 0; g < ng; ++g)
     for (int64_t b = 0; b < nb; ++b) {
-      uint8_t* dst = p.data.get() + (g * nb + b) * p.block_bytes;
+      uint8_t* dst = const_cast<uint8_t*>(p.block(g, b));
       for (int r = 0; r < kPackRows; ++r) {
         decode(t, rows + static_cast<uint64_t>(g * kPackRows + r) * row_bytes + b * src_block, o);
         put_block(t, dst, r, o);
@@ -209,7 +212,7 @@ void packed_matmul_ref(const PackedWeight& w, const ActBlock* xq, int64_t n_toke
       for (int r = 0; r < kPackRows; ++r) {
         float acc = 0.0f;
         for (int64_t b = 0; b < nb; ++b) {
-          const uint8_t* blk = w.group(g) + b * w.block_bytes;
+          const uint8_t* blk = w.block(g, b);
           const float d = half_at(blk, r);
           switch (w.type) {
             case DType::Q8_0:
@@ -275,6 +278,10 @@ void packed_matmul(const PackedWeight& w, const ActBlock* xq, int64_t n_tokens, 
     return;
   }
 #endif
+  if (kernel_level() == KernelLevel::kPortable) {
+    packed_matmul_hwy(w, xq, n_tokens, y, ld_y, row0, row1);
+    return;
+  }
   packed_matmul_ref(w, xq, n_tokens, y, ld_y, row0, row1);
 }
 

@@ -7,8 +7,9 @@
 //   Σ_j q_j a_j = Σ_j u_j a_j − z Σ_j a_j     (exact, in int32)
 //
 // A "pack block" of a 16-row group is one source block (Q8_0, Q4_0: 32
-// inputs) or super-block (Q4_K, Q6_K: 256 inputs); groups one after another,
-// a group's pack blocks contiguous. Within a pack block (fp16 = 2 bytes,
+// inputs) or super-block (Q4_K, Q6_K: 256 inputs); a group's pack blocks in
+// order, those of four groups interleaved for the k-quants
+// (PackedWeight::block). Within a pack block (fp16 = 2 bytes,
 // "[16]" = one value per row of the group):
 //   Q8_0 (544 B): d[16] fp16 | 8 quad vectors (quad j, row r at 64j + 4r:
 //                 codes 4j..4j+3 of row r, + 128)
@@ -36,6 +37,7 @@
 // float (and activation-quantization) rounding.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 
@@ -54,7 +56,21 @@ struct PackedWeight {
   std::unique_ptr<uint8_t[], void (*)(uint8_t*)> data{nullptr, nullptr};  // 64-byte aligned
 
   int64_t blocks() const { return n_in / block_elems; }
-  const uint8_t* group(int64_t g) const { return data.get() + g * blocks() * block_bytes; }
+  int64_t groups() const { return n_out / kPackRows; }
+  // Groups are stored `interleave` at a time ("super-groups"), pack block by
+  // pack block: block b of the groups 4s..4s+3 (interleave 4) lies in one run
+  // of 4 · block_bytes, so a decode tile of four groups reads one sequential
+  // stream; with interleave 1 each group's blocks are contiguous (four
+  // streams per tile). The last super-group may be narrower. Per format, the
+  // faster one in tinyllama decode on Zen 4 (docs/PERFORMANCE.md): 4 for
+  // Q4_K and Q6_K, 1 for Q8_0, Q4_0 and Q5_0.
+  int64_t interleave = 1;
+  int64_t width(int64_t g) const { return std::min<int64_t>(interleave, groups() - g / interleave * interleave); }
+  int64_t stride(int64_t g) const { return width(g) * block_bytes; }
+  const uint8_t* block(int64_t g, int64_t b) const {
+    const int64_t s = g / interleave;
+    return data.get() + ((s * interleave * blocks() + b * width(g) + g % interleave) * block_bytes);
+  }
 };
 
 // True if weights of this type and shape can be packed (Q8_0, Q4_0, Q5_0,

@@ -171,14 +171,14 @@ LlamaContext::LlamaContext(std::shared_ptr<const LlamaModel> model, int64_t n_ct
   x_.resize(B * c.n_embd);
   xn_.resize(B * c.n_embd);
   q_.resize(B * c.n_embd);
-  k_.resize(B * kv_dim_);
-  v_.resize(B * kv_dim_);
   att_out_.resize(B * c.n_embd);
   gate_.resize(B * c.n_ff);
   up_.resize(B * c.n_ff);
   if (!model_->layers().empty() && model_->layers()[0].wqkv.data) qkv_.resize(B * (c.n_embd + 2 * kv_dim_));
   if (!model_->layers().empty() && model_->layers()[0].w_gate_up.data) gate_up_.resize(B * 2 * c.n_ff);
   scores_.resize(static_cast<size_t>(pool_.size()) * n_ctx_);
+  if (act_quant_ != kernels::ActQuant::kNone && c.n_embd % kernels::kActBlock == 0 && c.n_ff % kernels::kActBlock == 0)
+    xq_.resize(B * static_cast<size_t>(std::max(c.n_embd, c.n_ff) / kernels::kActBlock));
 }
 
 void LlamaContext::truncate(int64_t n) { n_past_ = std::clamp<int64_t>(n, 0, n_past_); }
@@ -249,38 +249,43 @@ void LlamaContext::layer_forward(const LlamaLayer& L, int64_t l, float* x, int64
     if (obs) (*obs)(l, slot, in, B, n_in);
   };
 
-  per_token(B, [&](int64_t t) { kernels::rmsnorm(&x[t * E], L.attn_norm.data(), &xn_[t * E], E, eps); });
+  per_token(B, [&](int64_t t) {
+    kernels::rmsnorm(&x[t * E], L.attn_norm.data(), &xn_[t * E], E, eps);
+    quantize_row(&xn_[t * E], t, E);
+  });
   observe(LinearInput::kAttn, xn_.data(), E);
-  if (L.wqkv.data) {
-    const int64_t W = E + 2 * kv;
-    matmul(L.wqkv, xn_.data(), B, qkv_.data(), W);
-    for (int64_t t = 0; t < B; ++t) {
-      std::memcpy(&q_[t * E], &qkv_[t * W], E * sizeof(float));
-      std::memcpy(&k_[t * kv], &qkv_[t * W + E], kv * sizeof(float));
-      std::memcpy(&v_[t * kv], &qkv_[t * W + E + kv], kv * sizeof(float));
-    }
-  } else {
-    matmul(L.wq, xn_.data(), B, q_.data(), E);
-    matmul(L.wk, xn_.data(), B, k_.data(), kv);
-    matmul(L.wv, xn_.data(), B, v_.data(), kv);
-  }
+  // K and V go straight into the cache rows of positions n_past_ .. + B - 1;
+  // biases and RoPE are then applied there.
   float* kc = &k_cache_[static_cast<size_t>(l * n_ctx_ * kv)];
   float* vc = &v_cache_[static_cast<size_t>(l * n_ctx_ * kv)];
+  const kernels::QuantizedInput in = quantized(xn_.data(), B, E);
+  const int64_t W = E + 2 * kv;
+  if (L.wqkv.data) {
+    matmul(L.wqkv, in, qkv_.data(), W);
+  } else {
+    matmul(L.wq, in, q_.data(), E);
+    matmul(L.wk, in, kc + n_past_ * kv, kv);
+    matmul(L.wv, in, vc + n_past_ * kv, kv);
+  }
   per_token(B, [&](int64_t t) {
-    if (!L.bq.empty()) kernels::add(&q_[t * E], L.bq.data(), E);
-    if (!L.bk.empty()) kernels::add(&k_[t * kv], L.bk.data(), kv);
-    if (!L.bv.empty()) kernels::add(&v_[t * kv], L.bv.data(), kv);
     const int64_t pos = n_past_ + t;
+    float* kt = kc + pos * kv;
+    float* vt = vc + pos * kv;
+    if (L.wqkv.data) {
+      std::memcpy(&q_[t * E], &qkv_[t * W], E * sizeof(float));
+      std::memcpy(kt, &qkv_[t * W + E], kv * sizeof(float));
+      std::memcpy(vt, &qkv_[t * W + E + kv], kv * sizeof(float));
+    }
+    if (!L.bq.empty()) kernels::add(&q_[t * E], L.bq.data(), E);
+    if (!L.bk.empty()) kernels::add(kt, L.bk.data(), kv);
+    if (!L.bv.empty()) kernels::add(vt, L.bv.data(), kv);
     kernels::rope(&q_[t * E], c.n_head, hd, c.n_rot, pos, base, M.rope_freq_scale(), M.rope_neox());
-    kernels::rope(&k_[t * kv], c.n_head_kv, hd, c.n_rot, pos, base, M.rope_freq_scale(), M.rope_neox());
-    std::memcpy(kc + pos * kv, &k_[t * kv], kv * sizeof(float));
-    std::memcpy(vc + pos * kv, &v_[t * kv], kv * sizeof(float));
+    kernels::rope(kt, c.n_head_kv, hd, c.n_rot, pos, base, M.rope_freq_scale(), M.rope_neox());
   });
   // Causal attention, one (token, head) pair per work item.
-  pool_.run([&](int ti, int nt) {
+  pool_.parallel_for(B * c.n_head, [&](int ti, int64_t i0, int64_t i1) {
     float* sc = &scores_[static_cast<size_t>(ti) * n_ctx_];
-    const int64_t items = B * c.n_head;
-    for (int64_t it = items * ti / nt; it < items * (ti + 1) / nt; ++it) {
+    for (int64_t it = i0; it < i1; ++it) {
       const int64_t t = it / c.n_head, h = it % c.n_head, kvh = h / group;
       const int64_t n_keys = n_past_ + t + 1;
       kernels::attention_head(&q_[t * E + h * hd], kc + kvh * hd, vc + kvh * hd, kv, n_keys, hd, scale, sc,
@@ -292,21 +297,26 @@ void LlamaContext::layer_forward(const LlamaLayer& L, int64_t l, float* x, int64
   per_token(B, [&](int64_t t) {
     kernels::add(&x[t * E], &xn_[t * E], E);
     kernels::rmsnorm(&x[t * E], L.ffn_norm.data(), &xn_[t * E], E, eps);
+    quantize_row(&xn_[t * E], t, E);
   });
   observe(LinearInput::kFfn, xn_.data(), E);
+  const kernels::QuantizedInput in_ffn = quantized(xn_.data(), B, E);
   if (L.w_gate_up.data) {
-    matmul(L.w_gate_up, xn_.data(), B, gate_up_.data(), 2 * F);
+    matmul(L.w_gate_up, in_ffn, gate_up_.data(), 2 * F);
     for (int64_t t = 0; t < B; ++t) {
       std::memcpy(&gate_[t * F], &gate_up_[t * 2 * F], F * sizeof(float));
       std::memcpy(&up_[t * F], &gate_up_[t * 2 * F + F], F * sizeof(float));
     }
   } else {
-    matmul(L.w_gate, xn_.data(), B, gate_.data(), F);
-    matmul(L.w_up, xn_.data(), B, up_.data(), F);
+    matmul(L.w_gate, in_ffn, gate_.data(), F);
+    matmul(L.w_up, in_ffn, up_.data(), F);
   }
-  per_token(B, [&](int64_t t) { kernels::swiglu(&gate_[t * F], &up_[t * F], F); });
+  per_token(B, [&](int64_t t) {
+    kernels::swiglu(&gate_[t * F], &up_[t * F], F);
+    quantize_row(&gate_[t * F], t, F);
+  });
   observe(LinearInput::kFfnDown, gate_.data(), F);
-  matmul(L.w_down, gate_.data(), B, xn_.data(), E);
+  matmul(L.w_down, quantized(gate_.data(), B, F), xn_.data(), E);
   per_token(B, [&](int64_t t) { kernels::add(&x[t * E], &xn_[t * E], E); });
 }
 

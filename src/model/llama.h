@@ -115,6 +115,20 @@ class LlamaContext {
     if (act_quant_ == kernels::ActQuant::kNone) kernels::matmul(w, x, n_tokens, y, ld_y, pool_, act_quant_);
     else kernels::matmul(model_->with_packed(w), x, n_tokens, y, ld_y, pool_, act_quant_);
   }
+  void matmul(const kernels::WeightView& w, const kernels::QuantizedInput& in, float* y, int64_t ld_y) {
+    if (act_quant_ == kernels::ActQuant::kNone) kernels::matmul(w, in.x, in.n_tokens, y, ld_y, pool_, act_quant_);
+    else kernels::matmul(model_->with_packed(w), in, y, ld_y, pool_);
+  }
+  // Token t's input row (n values) quantized into xq_ when the context
+  // quantizes activations: called in the per-token pass that just wrote the
+  // row (RMSNorm, SwiGLU), so it is read while still in cache and once for
+  // all the matmuls that take it. quantized() describes the batch for them.
+  void quantize_row(const float* row, int64_t t, int64_t n) {
+    if (!xq_.empty()) kernels::quantize_act_row(row, n, act_quant_, &xq_[t * (n / kernels::kActBlock)]);
+  }
+  kernels::QuantizedInput quantized(const float* x, int64_t B, int64_t n) const {
+    return {x, B, n, act_quant_, xq_.empty() ? nullptr : xq_.data()};
+  }
   void eval_batch(const int32_t* tokens, int64_t n, bool all_logits, int64_t logit_row0);
   // fn(t) for t in [0, B): over the pool's threads for a batch of tokens
   // (each token's values are computed the same way on any thread).
@@ -139,7 +153,8 @@ class LlamaContext {
   int64_t kv_dim_ = 0;
   std::vector<float> k_cache_, v_cache_;  // [n_layer][n_ctx][kv_dim]
   // Scratch, sized once for n_batch tokens.
-  std::vector<float> x_, xn_, q_, k_, v_, qkv_, att_out_, gate_, up_, gate_up_, scores_;
+  std::vector<float> x_, xn_, q_, qkv_, att_out_, gate_, up_, gate_up_, scores_;
+  std::vector<kernels::ActBlock> xq_;  // quantized rows of xn_ / gate_ (empty: no activation quantization)
   std::vector<float> logits_;
   int64_t n_logit_rows_ = 0;
 };

@@ -40,9 +40,9 @@ void write_bytes(const std::string& path, const std::vector<uint8_t>& b) {
 std::vector<uint8_t> image(const std::string& header, uint64_t data_bytes,
                            std::optional<uint64_t> header_len = std::nullopt) {
   uint64_t hlen = header_len.value_or(header.size());
-  std::vector<uint8_t> out(8);
+  std::vector<uint8_t> out(8 + header.size());
   std::memcpy(out.data(), &hlen, 8);
-  out.insert(out.end(), header.begin(), header.end());
+  if (!header.empty()) std::memcpy(out.data() + 8, header.data(), header.size());
   for (uint64_t i = 0; i < data_bytes; ++i) out.push_back(static_cast<uint8_t>(i * 37));
   return out;
 }

@@ -3,11 +3,13 @@
 // untouched for kNone and for types without an integer kernel.
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <random>
 #include <vector>
 
 #include "core/thread_pool.h"
 #include "kernels/matmul.h"
+#include "kernels/packed.h"
 #include "kernels/qdot.h"
 #include "quant/codec.h"
 
@@ -64,6 +66,32 @@ TEST(MatmulActQuant, EqualsRowKernelAndIsThreadIndependent) {
           EXPECT_EQ(y1[tok * ld + r], qdot_row(t, m.view.data + r * m.view.row_bytes, a.data(), n_in));
         for (int64_t r = n_out; r < ld; ++r) EXPECT_EQ(y1[tok * ld + r], -1.0f);  // untouched
       }
+    }
+  }
+}
+
+// A QuantizedInput (rows quantized once by the caller, e.g. fused into the
+// RMSNorm pass) gives the same bits as letting matmul quantize, for row
+// kernels, packed weights and types on the fp32 path alike.
+TEST(MatmulActQuant, PreQuantizedInputEqualsQuantizingInside) {
+  const int64_t n_in = 256, n_out = 48, T = 3, ld = 50;
+  const auto x = inputs(n_in * T, 9);
+  ThreadPool pool(2);
+  for (DType t : {DType::Q8_0, DType::Q4_0, DType::Q4_K, DType::IQ4_XS, DType::F16}) {
+    Mat m = make(t, n_in, n_out, 10);
+    std::unique_ptr<PackedWeight> packed;
+    if (can_pack(t, n_in, n_out)) {
+      packed = std::make_unique<PackedWeight>(pack_weight(t, m.view.data, m.view.row_bytes, n_in, n_out));
+      m.view.packed = packed.get();
+    }
+    for (ActQuant mode : {ActQuant::kQ8Block, ActQuant::kQ8Row}) {
+      std::vector<ActBlock> blocks(static_cast<size_t>(T * n_in / kActBlock));
+      for (int64_t tok = 0; tok < T; ++tok)
+        quantize_act_row(x.data() + tok * n_in, n_in, mode, blocks.data() + tok * (n_in / kActBlock));
+      std::vector<float> y1(T * ld, -1.0f), y2(T * ld, -1.0f);
+      matmul(m.view, x.data(), T, y1.data(), ld, pool, mode);
+      matmul(m.view, QuantizedInput{x.data(), T, n_in, mode, blocks.data()}, y2.data(), ld, pool);
+      EXPECT_EQ(y1, y2) << dtype_name(t) << (packed ? " packed" : "");
     }
   }
 }

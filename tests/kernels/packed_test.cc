@@ -6,6 +6,7 @@
 #include "kernels/packed.h"
 
 #include <gtest/gtest.h>
+#include <hwy/targets.h>
 
 #include <cmath>
 #include <random>
@@ -14,6 +15,7 @@
 
 #include "core/thread_pool.h"
 #include "kernels/cpu.h"
+#include "kernels/hwy/packed_hwy.h"
 #include "kernels/matmul.h"
 #include "kernels/qdot.h"
 #include "kernels/x86/packed_avx512.h"
@@ -70,6 +72,34 @@ TEST(Packed, LayoutAndShapes) {
   EXPECT_EQ(reinterpret_cast<uintptr_t>(p.data.get()) % 64, 0u);
 }
 
+// Super-groups interleave their pack blocks (four groups for the k-quants,
+// one otherwise); the last may be narrower. Every (group, block) gets its own
+// slot, the slots tile the buffer, and a group's blocks are stride() apart.
+TEST(Packed, InterleavedLayoutTilesTheBuffer) {
+  for (const auto& [t, n_in] : {std::pair{DType::Q4_0, int64_t{96}}, std::pair{DType::Q4_K, int64_t{512}}}) {
+    for (int64_t n_out : {16, 48, 64, 80, 112, 144}) {
+      const Rows r = make_rows(t, n_in, n_out, 3);
+      const PackedWeight p = pack_weight(t, r.buf.data(), r.rb, n_in, n_out);
+      EXPECT_EQ(p.interleave, t == DType::Q4_K ? 4 : 1);
+      std::vector<int> hits(static_cast<size_t>(p.groups() * p.blocks()), 0);
+      for (int64_t g = 0; g < p.groups(); ++g) {
+        EXPECT_EQ(p.width(g), std::min<int64_t>(p.interleave, p.groups() - g / p.interleave * p.interleave));
+        for (int64_t b = 0; b < p.blocks(); ++b) {
+          const int64_t off = p.block(g, b) - p.data.get();
+          ASSERT_EQ(off % p.block_bytes, 0);
+          ASSERT_GE(off, 0);
+          ASSERT_LT(off / p.block_bytes, static_cast<int64_t>(hits.size()));
+          ++hits[static_cast<size_t>(off / p.block_bytes)];
+          if (b > 0) {
+            EXPECT_EQ(p.block(g, b) - p.block(g, b - 1), p.stride(g));
+          }
+        }
+      }
+      for (int h : hits) EXPECT_EQ(h, 1) << "n_out " << n_out;
+    }
+  }
+}
+
 // Σ_j dequantized w_j × dequantized a_j in double, and Σ |w_j a_j| (the scale
 // of the float rounding).
 std::pair<double, double> dequant_dot(DType t, const uint8_t* row, const ActBlock* a, int64_t n) {
@@ -110,7 +140,7 @@ TEST(Packed, Avx512EqualsReferenceBitForBit) {
   if (detected_kernel_level() != KernelLevel::kAvx512) GTEST_SKIP() << "no AVX-512 VNNI on this CPU";
   for (DType t : {DType::Q8_0, DType::Q4_0, DType::Q5_0, DType::Q4_K, DType::Q6_K})
     for (int64_t n_in : {32, 96, 256, 768, 2048})
-      for (int64_t n_out : {16, 48, 80, 112}) {
+      for (int64_t n_out : {16, 48, 80, 112, 144}) {
         if (!can_pack(t, n_in, n_out)) continue;
         const Rows r = make_rows(t, n_in, n_out, 4);
         const PackedWeight p = pack_weight(t, r.buf.data(), r.rb, n_in, n_out);
@@ -124,6 +154,42 @@ TEST(Packed, Avx512EqualsReferenceBitForBit) {
           ASSERT_EQ(y, y_ref) << dtype_name(t) << " n_in " << n_in << " n_out " << n_out << " T " << T;
         }
       }
+}
+
+// The Highway kernel on every SIMD target this CPU runs (AVX-512, AVX2, SSE4,
+// SSSE3 here; NEON on Arm): bit-identical to the reference where the target
+// has FMA, within float rounding of it where it has not (unfused products
+// and the Q4_K mins cancellation: ~1e-5 relative seen).
+TEST(Packed, PortableEqualsReferenceOnEveryTarget) {
+  const std::vector<int64_t> targets = hwy::SupportedAndGeneratedTargets();
+  ASSERT_FALSE(targets.empty());
+  for (int64_t target : targets) {
+    hwy::SetSupportedTargetsForTest(target);
+    const bool fma = (target & (HWY_SSSE3 | HWY_SSE4 | HWY_SCALAR | HWY_EMU128 | HWY_WASM)) == 0;
+    for (DType t : {DType::Q8_0, DType::Q4_0, DType::Q5_0, DType::Q4_K, DType::Q6_K})
+      for (int64_t n_in : {32, 256, 768})
+        for (int64_t n_out : {16, 48, 80}) {
+          if (!can_pack(t, n_in, n_out)) continue;
+          const Rows r = make_rows(t, n_in, n_out, 7);
+          const PackedWeight p = pack_weight(t, r.buf.data(), r.rb, n_in, n_out);
+          for (int64_t T : {1, 2, 7, 70}) {
+            const auto a = act(n_in, T, 8, T % 2 ? ActQuant::kQ8Block : ActQuant::kQ8Row);
+            const int64_t ld = n_out + 3;
+            std::vector<float> y_ref(static_cast<size_t>(T * ld), -1.0f), y(y_ref.size(), -1.0f);
+            const int64_t r0 = n_out > 16 ? 16 : 0;
+            packed_matmul_ref(p, a.data(), T, y_ref.data(), ld, r0, n_out);
+            packed_matmul_hwy(p, a.data(), T, y.data(), ld, r0, n_out);
+            const std::string where = std::string(hwy::TargetName(target)) + " " + std::string(dtype_name(t)) + " n_in " +
+                                      std::to_string(n_in) + " n_out " + std::to_string(n_out) + " T " + std::to_string(T);
+            if (fma) {
+              ASSERT_EQ(y, y_ref) << where;
+            } else {
+              for (size_t i = 0; i < y.size(); ++i) ASSERT_NEAR(y[i], y_ref[i], 1e-4f * (1 + std::fabs(y_ref[i]))) << where;
+            }
+          }
+        }
+  }
+  hwy::SetSupportedTargetsForTest(0);
 }
 
 TEST(Packed, MatmulWithPackedWeightsIsThreadIndependentAndMatchesRowKernel) {

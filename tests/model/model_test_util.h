@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "model/convert.h"
 #include "model/llama.h"
 
 namespace slimlm::test {
@@ -26,6 +27,16 @@ inline std::shared_ptr<const LlamaModel> load_llama(const std::string& path, con
   auto m = LlamaModel::create(std::move(d).value());
   EXPECT_TRUE(m.ok()) << m.message();
   return m.ok() ? *m : nullptr;
+}
+
+// `d` stored as `type` (convert_to_gguf) at `path`, loaded for inference;
+// nullptr (with a test failure recorded) on any error.
+inline std::shared_ptr<const LlamaModel> converted_llama(const ModelDesc& d, DType type, const std::string& path) {
+  ConvertOptions co;
+  co.type = type;
+  const Status st = convert_to_gguf(d, path, co);
+  EXPECT_TRUE(st.ok()) << st.message();
+  return st.ok() ? load_llama(path) : nullptr;
 }
 
 // One prompt of a golden-logits file.
