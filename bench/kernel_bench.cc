@@ -16,6 +16,7 @@
 #include "kernels/act_quant.h"
 #include "kernels/cpu.h"
 #include "kernels/hwy/packed_hwy.h"
+#include "kernels/matmul_float.h"
 #include "kernels/ops.h"
 #include "kernels/packed.h"
 #include "quant/codec.h"
@@ -24,7 +25,7 @@ namespace slimlm::kernels {
 namespace {
 
 constexpr int64_t kIn = 2048, kOut = 5632;  // tinyllama-1.1b's ffn_gate/up
-constexpr int kMats = 8;                      // > L3 in total, so decode reads DRAM
+constexpr int kMats = 40;                     // ≥ 8 × L3 in total, so decode reads DRAM
 
 void set_level(benchmark::State& st) {
   // Arg 2: the best level of this CPU; 1: the portable (Highway) kernels on
@@ -124,6 +125,78 @@ SLIMLM_KERNEL_BENCH(DType::Q4_0)
 SLIMLM_KERNEL_BENCH(DType::Q5_0)
 SLIMLM_KERNEL_BENCH(DType::Q4_K)
 SLIMLM_KERNEL_BENCH(DType::Q6_K)
+
+// Float weights (F16, BF16) × fp32 activations: kernels/matmul_float.h, the
+// Highway tiles (Arg 2 and 1: the best target, 3: AVX2) or the reference (0).
+struct FloatRows {
+  std::vector<std::vector<uint8_t>> m;  // kMats copies
+  uint64_t row_bytes = 0;
+};
+
+const FloatRows& float_rows(DType t) {
+  static std::vector<std::pair<DType, FloatRows>> cache;
+  for (auto& [k, r] : cache)
+    if (k == t) return r;
+  FloatRows r;
+  r.row_bytes = *row_bytes(t, kIn);
+  std::vector<uint8_t> rows(r.row_bytes * kOut);
+  const auto w = randv(kIn, 1);
+  for (int64_t o = 0; o < kOut; ++o) (void)quantize_row(t, w.data(), rows.data() + o * r.row_bytes, kIn);
+  for (int m = 0; m < kMats; ++m) r.m.push_back(rows);
+  cache.emplace_back(t, std::move(r));
+  return cache.back().second;
+}
+
+void float_label(benchmark::State& st) {
+  st.SetLabel(st.range(0) == 0 ? std::string("scalar") : std::string("hwy:") + hwy_target_name());
+}
+
+void float_matmul(const FloatMatmul& m, int64_t arg) {
+  if (arg == 0) matmul_float_ref(m, 0, kOut);
+  else matmul_float_hwy(m, 0, kOut);
+}
+
+template <DType T>
+void BM_DecodeFloat(benchmark::State& st) {
+  const FloatRows& r = float_rows(T);
+  set_level(st);
+  float_label(st);
+  const auto x = randv(kIn, 2);
+  std::vector<float> y(kOut);
+  int m = 0;
+  for (auto _ : st) {
+    float_matmul(FloatMatmul{T, r.m[m].data(), r.row_bytes, kIn, x.data(), 1, y.data(), kOut}, st.range(0));
+    m = (m + 1) % kMats;
+    benchmark::ClobberMemory();
+  }
+  st.SetBytesProcessed(st.iterations() * static_cast<int64_t>(r.row_bytes) * kOut);
+  hwy::SetSupportedTargetsForTest(0);
+  set_kernel_level(detected_kernel_level());
+}
+
+template <DType T>
+void BM_PrefillFloat(benchmark::State& st) {
+  const FloatRows& r = float_rows(T);
+  set_level(st);
+  float_label(st);
+  constexpr int64_t kT = 64;
+  const auto x = randv(kT * kIn, 2);
+  std::vector<float> y(kT * kOut);
+  for (auto _ : st) {
+    float_matmul(FloatMatmul{T, r.m[0].data(), r.row_bytes, kIn, x.data(), kT, y.data(), kOut}, st.range(0));
+    benchmark::ClobberMemory();
+  }
+  st.counters["GFLOP/s"] = benchmark::Counter(static_cast<double>(st.iterations()) * 2.0 * kT * kIn * kOut / 1e9,
+                                              benchmark::Counter::kIsRate);
+  hwy::SetSupportedTargetsForTest(0);
+  set_kernel_level(detected_kernel_level());
+}
+
+#define SLIMLM_FLOAT_BENCH(T)                                                                  \
+  BENCHMARK_TEMPLATE(BM_DecodeFloat, T)->Arg(2)->Arg(3)->Arg(0)->Unit(benchmark::kMicrosecond); \
+  BENCHMARK_TEMPLATE(BM_PrefillFloat, T)->Arg(2)->Arg(3)->Arg(0)->Unit(benchmark::kMillisecond);
+SLIMLM_FLOAT_BENCH(DType::F16)
+SLIMLM_FLOAT_BENCH(DType::BF16)
 
 void BM_ActQuant(benchmark::State& st) {
   set_level(st);

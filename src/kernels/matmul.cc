@@ -7,6 +7,7 @@
 #include "core/thread_pool.h"
 #include "kernels/cpu.h"
 #include "kernels/ops.h"
+#include "kernels/matmul_float.h"
 #include "kernels/qdot.h"
 #include "kernels/x86/ops_avx512.h"
 #include "quant/codec.h"
@@ -147,6 +148,14 @@ void matmul(const WeightView& w, const float* x, int64_t n_tokens, float* y, int
     matmul_q8(w, x, n_tokens, y, ld_y, pool, act);
     return;
   }
+  if (is_float_weight(w.type) && !w.vq_codebook) {
+    const FloatMatmul m{w.type, w.data, w.row_bytes, w.n_in, x, n_tokens, y, ld_y};
+    const FloatMatmul* mp = &m;
+    pool.parallel_for(
+        w.n_out, [mp](int64_t r0, int64_t r1) { matmul_float(*mp, r0, r1); },
+        n_tokens <= 2 && w.n_out >= 1024 ? 64 : 16);
+    return;
+  }
   pool.parallel_for(
       w.n_out,
       [&](int64_t r0, int64_t r1) {
@@ -168,6 +177,10 @@ void matmul(const WeightView& w, const QuantizedInput& in, float* y, int64_t ld_
 }
 
 void matmul_ref(const WeightView& w, const float* x, int64_t n_tokens, float* y, int64_t ld_y) {
+  if (is_float_weight(w.type) && !w.vq_codebook) {
+    matmul_float_ref(FloatMatmul{w.type, w.data, w.row_bytes, w.n_in, x, n_tokens, y, ld_y}, 0, w.n_out);
+    return;
+  }
   std::vector<float> row(w.n_in);
   matmul_rows(w, x, n_tokens, y, ld_y, 0, w.n_out, row);
 }

@@ -45,8 +45,9 @@ void dequantize_weight_row(const WeightView& w, int64_t r, float* dst);
 // int8 once per call (into a buffer of the calling thread that is reused, so
 // steady-state calls do not allocate), then every output is an integer dot
 // product — the SIMD kernels of the packed layout, or qdot_row. Other types
-// (F32/F16/BF16, unpacked k-quants, IQ4_XS, NF4) take the fp32 path whatever
-// `act` says.
+// take an fp32 path whatever `act` says: F32/F16/BF16 weights the register
+// tiles of matmul_float.h (fused multiply-adds in a fixed order); unpacked
+// k-quants, IQ4_XS, NF4, VQ a dequantized row and dot_f32.
 void matmul(const WeightView& w, const float* x, int64_t n_tokens, float* y, int64_t ld_y, ThreadPool& pool,
             ActQuant act = ActQuant::kNone);
 
@@ -68,7 +69,8 @@ struct QuantizedInput {
 // bit for bit, without quantizing the input again.
 void matmul(const WeightView& w, const QuantizedInput& in, float* y, int64_t ld_y, ThreadPool& pool);
 
-// Reference: dequantize every row with the scalar codec, then fp32 dot products.
+// Reference: F32/F16/BF16 weights matmul_float_ref; other types dequantize
+// every row with the scalar codec, then fp32 dot products.
 void matmul_ref(const WeightView& w, const float* x, int64_t n_tokens, float* y, int64_t ld_y);
 
 }  // namespace slimlm::kernels

@@ -69,9 +69,18 @@ inline void dot_quads(__m512i (&iacc)[NG][NT], const uint8_t* const (&sub)[NG], 
         const __m512i sel = _mm512_ternarylogic_epi32(ns, hs, _mm512_set1_epi8(15), 0xE4);  // C ? A : B
         wq[g] = _mm512_and_si512(sel, _mm512_set1_epi8(31));
       } else if constexpr (F == Fmt::kQ6_K) {
+        // Bits 2i..2i+1 of each hi byte (i = j % 4) moved to bits 4-5, the
+        // low nibble merged in by one ternary-logic op (as for Q5_0).
         const __m512i hv = _mm512_loadu_si512(sub[g] + 256 + 64 * (j / 4));
-        const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(hv, 2 * (j % 4)), _mm512_set1_epi8(3));
-        wq[g] = _mm512_or_si512(nibble_quad(sub[g], j), _mm512_slli_epi16(hi, 4));
+        const int i = j % 4;
+        const __m512i hs = i == 0   ? _mm512_slli_epi16(hv, 4)
+                           : i == 1 ? _mm512_slli_epi16(hv, 2)
+                           : i == 2 ? hv
+                                    : _mm512_srli_epi16(hv, 2);
+        const __m512i v = _mm512_loadu_si512(sub[g] + 64 * (j & 3));
+        const __m512i ns = j < 4 ? v : _mm512_srli_epi16(v, 4);
+        const __m512i sel = _mm512_ternarylogic_epi32(ns, hs, _mm512_set1_epi8(15), 0xE4);  // C ? A : B
+        wq[g] = _mm512_and_si512(sel, _mm512_set1_epi8(63));
       } else {
         wq[g] = nibble_quad(sub[g], j);
       }
