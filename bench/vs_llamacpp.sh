@@ -10,7 +10,8 @@
 # llama.cpp is built by whoever runs this, from its public source, outside
 # this repository. Per cell the script prints the median over all samples of
 # each engine and the ratio slimlm / llama.cpp; for generation also the
-# memory read bandwidth measured in every round (slimlm bench --mem-bw) and
+# memory read bandwidth measured before and after every slimlm tg run (slimlm
+# bench --mem-bw; the median of all reads of the cell) and
 # each engine's share of it: t/s × weight bytes per token ÷ bandwidth. The
 # models need a vocabulary llama.cpp accepts (slimlm synth --vocab ...).
 set -euo pipefail

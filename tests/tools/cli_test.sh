@@ -84,6 +84,9 @@ check "bench json" py "import json;d=json.load(open('$tmp/bench.json'));assert [
 check "quantize --type/--keep" py "import json;d={t['name']:t['type'] for t in json.load(open('$tmp/qz.json'))['tensors']};assert d['output.weight']=='q8_0' and d['blk.0.attn_q.weight']=='q4_0' and d['blk.0.ffn_down.weight']=='f16'"
 "$SLIMLM" run -m "$tmp/q4.gguf" -p "Once upon a time" -n 16 --temp 0 > "$tmp/q4run.txt" 2>/dev/null
 check "quantized model runs" grep -q "Once upon a time" "$tmp/q4run.txt"
+"$SLIMLM" bench -m "$tmp/syn.gguf" -p 0 -n 8 -r 1 -t 1 --mem-bw --json > "$tmp/benchbw.json"
+check "bench --mem-bw: reads before and after tg, share" py "import json;d=json.load(open('$tmp/benchbw.json'));assert [r['test'] for r in d] == ['mem_read','mem_read','tg8'] and all(r['gbs'] > 0 for r in d[:2]) and d[2]['bandwidth_use'] > 0"
+
 # --act-quant: int8 activations on run, bench and perplexity; bad values refused
 "$SLIMLM" run -m "$tmp/q4.gguf" -p "Once upon a time" -n 16 --temp 0 --act-quant q8 > "$tmp/q4aq.txt" 2>/dev/null
 check "run --act-quant q8" grep -q "Once upon a time" "$tmp/q4aq.txt"
