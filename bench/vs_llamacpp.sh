@@ -16,7 +16,7 @@
 # models need a vocabulary llama.cpp accepts (slimlm synth --vocab ...).
 set -euo pipefail
 if [[ $# -lt 2 ]]; then
-  sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
   exit 2
 fi
 LB=$1; shift
