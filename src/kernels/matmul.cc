@@ -176,6 +176,61 @@ void matmul(const WeightView& w, const QuantizedInput& in, float* y, int64_t ld_
   matmul(w, in.x, in.n_tokens, y, ld_y, pool, in.act);
 }
 
+namespace {
+
+// The rows a work unit of matmul_many covers at once: the grain matmul uses.
+int64_t unit_rows(const WeightView& w, int64_t n_tokens) {
+  if (w.packed) return n_tokens <= 2 && w.n_out >= 64 * kPackRows ? 4 * kPackRows : 2 * kPackRows;
+  return n_tokens <= 2 && w.n_out >= 1024 ? 64 : 16;
+}
+
+struct ManyJob {
+  const MatmulOut* outs;
+  int n;
+  const QuantizedInput* in;
+  int64_t first_unit[9];  // matrix k's units start at first_unit[k]
+};
+
+// Rows [r0, r1) of matrix k.
+void many_rows(const ManyJob& j, int k, int64_t r0, int64_t r1) {
+  const MatmulOut& o = j.outs[k];
+  const QuantizedInput& in = *j.in;
+  if (o.w->packed) packed_matmul(*o.w->packed, in.blocks, in.n_tokens, o.y, o.ld_y, r0, r1);
+  else matmul_float(FloatMatmul{o.w->type, o.w->data, o.w->row_bytes, o.w->n_in, in.x, in.n_tokens, o.y, o.ld_y}, r0, r1);
+}
+
+}  // namespace
+
+void matmul_many(const MatmulOut* outs, int n, const QuantizedInput& in, ThreadPool& pool) {
+  bool fused = n >= 1 && n <= 8;
+  for (int k = 0; k < n && fused; ++k) {
+    const WeightView& w = *outs[k].w;
+    const bool packed = in.blocks && in.n_in == w.n_in && in.act != ActQuant::kNone && w.packed;
+    const bool flt = !uses_act_quant(w, in.act) && is_float_weight(w.type) && !w.vq_codebook && w.n_in == in.n_in;
+    fused = packed || flt;
+  }
+  if (!fused) {
+    for (int k = 0; k < n; ++k) matmul(*outs[k].w, in, outs[k].y, outs[k].ld_y, pool);
+    return;
+  }
+  ManyJob job{outs, n, &in, {}};
+  for (int k = 0; k < n; ++k) {
+    const int64_t u = unit_rows(*outs[k].w, in.n_tokens);
+    job.first_unit[k + 1] = job.first_unit[k] + (outs[k].w->n_out + u - 1) / u;
+  }
+  const ManyJob* jp = &job;
+  pool.parallel_for(job.first_unit[n], [jp](int64_t u0, int64_t u1) {
+    // Units [u0, u1) may span matrices: one call per matrix touched.
+    for (int k = 0; k < jp->n && u0 < u1; ++k) {
+      const int64_t a = std::max(u0, jp->first_unit[k]), b = std::min(u1, jp->first_unit[k + 1]);
+      if (a >= b) continue;
+      const WeightView& w = *jp->outs[k].w;
+      const int64_t u = unit_rows(w, jp->in->n_tokens), base = jp->first_unit[k];
+      many_rows(*jp, k, (a - base) * u, std::min(w.n_out, (b - base) * u));
+    }
+  });
+}
+
 void matmul_ref(const WeightView& w, const float* x, int64_t n_tokens, float* y, int64_t ld_y) {
   if (is_float_weight(w.type) && !w.vq_codebook) {
     matmul_float_ref(FloatMatmul{w.type, w.data, w.row_bytes, w.n_in, x, n_tokens, y, ld_y}, 0, w.n_out);

@@ -69,6 +69,19 @@ struct QuantizedInput {
 // bit for bit, without quantizing the input again.
 void matmul(const WeightView& w, const QuantizedInput& in, float* y, int64_t ld_y, ThreadPool& pool);
 
+// Several matrices reading the same input (Q, K and V; gate and up) in one
+// parallel loop over all their rows: one fork and join instead of one per
+// matrix, which is what small decode steps pay for. The same results, bit for
+// bit, as a matmul per output; matrices whose path is neither packed int8 nor
+// float tiles (and inputs without blocks where int8 is due) just run one
+// after the other.
+struct MatmulOut {
+  const WeightView* w = nullptr;
+  float* y = nullptr;
+  int64_t ld_y = 0;
+};
+void matmul_many(const MatmulOut* outs, int n, const QuantizedInput& in, ThreadPool& pool);
+
 // Reference: F32/F16/BF16 weights matmul_float_ref; other types dequantize
 // every row with the scalar codec, then fp32 dot products.
 void matmul_ref(const WeightView& w, const float* x, int64_t n_tokens, float* y, int64_t ld_y);

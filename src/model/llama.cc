@@ -263,9 +263,7 @@ void LlamaContext::layer_forward(const LlamaLayer& L, int64_t l, float* x, int64
   if (L.wqkv.data) {
     matmul(L.wqkv, in, qkv_.data(), W);
   } else {
-    matmul(L.wq, in, q_.data(), E);
-    matmul(L.wk, in, kc + n_past_ * kv, kv);
-    matmul(L.wv, in, vc + n_past_ * kv, kv);
+    matmul_many(in, {{&L.wq, q_.data(), E}, {&L.wk, kc + n_past_ * kv, kv}, {&L.wv, vc + n_past_ * kv, kv}});
   }
   per_token(B, [&](int64_t t) {
     const int64_t pos = n_past_ + t;
@@ -308,8 +306,7 @@ void LlamaContext::layer_forward(const LlamaLayer& L, int64_t l, float* x, int64
       std::memcpy(&up_[t * F], &gate_up_[t * 2 * F + F], F * sizeof(float));
     }
   } else {
-    matmul(L.w_gate, in_ffn, gate_.data(), F);
-    matmul(L.w_up, in_ffn, up_.data(), F);
+    matmul_many(in_ffn, {{&L.w_gate, gate_.data(), F}, {&L.w_up, up_.data(), F}});
   }
   per_token(B, [&](int64_t t) {
     kernels::swiglu(&gate_[t * F], &up_[t * F], F);

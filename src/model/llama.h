@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -118,6 +119,20 @@ class LlamaContext {
   void matmul(const kernels::WeightView& w, const kernels::QuantizedInput& in, float* y, int64_t ld_y) {
     if (act_quant_ == kernels::ActQuant::kNone) kernels::matmul(w, in.x, in.n_tokens, y, ld_y, pool_, act_quant_);
     else kernels::matmul(model_->with_packed(w), in, y, ld_y, pool_);
+  }
+  // Up to four matrices reading the same input, in one parallel loop
+  // (kernels::matmul_many): Q, K and V; gate and up.
+  void matmul_many(const kernels::QuantizedInput& in, std::initializer_list<kernels::MatmulOut> outs) {
+    kernels::WeightView v[4];
+    kernels::MatmulOut o[4];
+    int n = 0;
+    for (const auto& out : outs) {
+      if (n == 4) break;
+      v[n] = act_quant_ == kernels::ActQuant::kNone ? *out.w : model_->with_packed(*out.w);
+      o[n] = {&v[n], out.y, out.ld_y};
+      ++n;
+    }
+    kernels::matmul_many(o, n, in, pool_);
   }
   // Token t's input row (n values) quantized into xq_ when the context
   // quantizes activations: called in the per-token pass that just wrote the

@@ -129,3 +129,61 @@ TEST(MatmulActQuant, BufferReuseAcrossShapes) {
 
 }  // namespace
 }  // namespace slimlm::kernels
+
+namespace slimlm::kernels {
+namespace {
+
+// matmul_many (one parallel loop over several matrices on one input) gives
+// each matrix the bits of its own matmul: packed int8 and float-tile
+// matrices fused, others (IQ4_XS, unpacked) run one after the other; decode
+// (1, 2 tokens) and prefill, 1-3 threads.
+TEST(MatmulMany, EqualsOneMatmulPerMatrix) {
+  const int64_t n_in = 256;
+  struct Case {
+    DType type;
+    int64_t n_out;
+  };
+  const std::vector<std::vector<Case>> groups = {
+      {{DType::Q4_K, 1088}, {DType::Q6_K, 64}, {DType::Q8_0, 48}},  // packed, one > 1024 rows (decode grain 64)
+      {{DType::F16, 1100}, {DType::BF16, 37}},                      // float tiles
+      {{DType::Q4_0, 96}, {DType::F32, 5}},                         // packed + float in one loop
+      {{DType::Q4_0, 32}, {DType::IQ4_XS, 16}},                     // not fused: one after the other
+  };
+  for (const auto& group : groups) {
+    std::vector<Mat> mats;
+    std::vector<std::unique_ptr<PackedWeight>> packs;
+    for (const Case& c : group) {
+      mats.push_back(make(c.type, n_in, c.n_out, static_cast<uint32_t>(c.n_out)));
+      if (can_pack(c.type, n_in, c.n_out)) {
+        packs.push_back(std::make_unique<PackedWeight>(
+            pack_weight(c.type, mats.back().view.data, mats.back().view.row_bytes, n_in, c.n_out)));
+        mats.back().view.packed = packs.back().get();
+      }
+    }
+    for (int64_t T : {1, 2, 9}) {
+      const auto x = inputs(T * n_in, 21);
+      std::vector<ActBlock> blocks(static_cast<size_t>(T * n_in / kActBlock));
+      for (int64_t t = 0; t < T; ++t)
+        quantize_act_row(x.data() + t * n_in, n_in, ActQuant::kQ8Block, blocks.data() + t * (n_in / kActBlock));
+      const QuantizedInput in{x.data(), T, n_in, ActQuant::kQ8Block, blocks.data()};
+      for (int threads : {1, 2, 3}) {
+        ThreadPool pool(threads);
+        std::vector<std::vector<float>> ref, got;
+        std::vector<MatmulOut> outs;
+        for (const Mat& m : mats) {
+          const int64_t ld = m.view.n_out + 2;
+          ref.emplace_back(static_cast<size_t>(T * ld), -1.0f);
+          got.emplace_back(static_cast<size_t>(T * ld), -1.0f);
+          matmul(m.view, in, ref.back().data(), ld, pool);
+        }
+        for (size_t k = 0; k < mats.size(); ++k) outs.push_back({&mats[k].view, got[k].data(), mats[k].view.n_out + 2});
+        matmul_many(outs.data(), static_cast<int>(outs.size()), in, pool);
+        for (size_t k = 0; k < mats.size(); ++k)
+          EXPECT_EQ(got[k], ref[k]) << dtype_name(group[k].type) << " T " << T << " threads " << threads;
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace slimlm::kernels
