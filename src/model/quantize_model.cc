@@ -85,7 +85,11 @@ Result<QuantizeReport> quantize_model(const ModelDesc& m, const QuantRecipe& r, 
   co.quantize_rows = [&](const TensorRef& t, DType d, const float* src, int64_t rows, int64_t n,
                          uint8_t* dst) -> Status {
     const ImatrixEntry* e = o.imatrix && !hqq_rounding && has_weighted_quantizer(d) ? o.imatrix->find(t.name) : nullptr;
-    if (!e || static_cast<int64_t>(e->values.size()) != n) return quantize_rows_parallel(pool, d, src, rows, n, dst, round_row);
+    if (!e) return quantize_rows_parallel(pool, d, src, rows, n, dst, round_row);
+    if (static_cast<int64_t>(e->values.size()) != n)  // as llama-quantize: an imatrix of another model
+      return Error{fmt::format("imatrix entry '{}' has {} values, but the tensor has {} columns: is the imatrix "
+                               "from another model?",
+                               t.name, e->values.size(), n)};
     const std::vector<float> importance = e->importance();
     return quantize_rows_parallel(pool, d, src, rows, n, dst,
                                   [&](DType dt, const float* x, int64_t len, uint8_t* out) -> Status {

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include <cmath>
 #include <fstream>
 #include <iterator>
@@ -163,6 +165,30 @@ TEST(QuantizeModel, ImatrixWeightsTheKQuantsOfAMix) {
     }
   }
   EXPECT_EQ(weighted, (std::set<DType>{DType::Q2_K, DType::Q3_K, DType::Q4_K, DType::Q5_K, DType::Q6_K}));
+}
+
+// An entry whose length is not the tensor's column count (an imatrix of
+// another model) is an error naming the tensor, as in llama-quantize; no
+// output file is left behind.
+TEST(QuantizeModel, ImatrixOfAnotherShapeIsAnError) {
+  const std::string path = test::shared_path("models/slim6m/slim6m-f32.gguf");
+  SLIMLM_REQUIRE_SHARED(path);
+  auto m = load_model(path);
+  ASSERT_TRUE(m.ok()) << m.message();
+  const TensorRef* t = m->find("blk.0.ffn_up.weight");
+  ASSERT_NE(t, nullptr);
+  Imatrix im;
+  im.entries.push_back(ImatrixEntry{t->name, 1, std::vector<float>(static_cast<size_t>(t->shape[0] + 1), 1.0f)});
+  test::TempDir dir;
+  QuantRecipe r;
+  r.mix = "q4_k_m";
+  QuantizeOptions o;
+  o.imatrix = &im;
+  auto rep = quantize_model(*m, r, dir.file("q.gguf"), o);
+  ASSERT_FALSE(rep.ok());
+  EXPECT_NE(rep.message().find("blk.0.ffn_up.weight"), std::string::npos) << rep.message();
+  EXPECT_NE(rep.message().find("columns"), std::string::npos) << rep.message();
+  EXPECT_TRUE(std::filesystem::is_empty(dir.path())) << "a partial or temporary file was left";
 }
 
 TEST(QuantizeModel, MethodNames) {
