@@ -14,6 +14,9 @@ namespace slimlm::test {
 // Path of a file under ../shared, e.g. shared_path("models/stories260K/stories260K.gguf").
 std::string shared_path(const std::string& rel);
 
+// n draws of a standard normal distribution from std::mt19937(seed).
+std::vector<float> normal_floats(int64_t n, uint32_t seed);
+
 // Bytes of a lowercase hex string ("0a1b..."), for golden data.
 std::vector<uint8_t> from_hex(std::string_view hex);
 

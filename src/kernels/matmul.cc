@@ -66,6 +66,25 @@ void matmul_rows_tiled(const WeightView& w, const float* x, int64_t n_tokens, fl
   }
 }
 
+// Rows per parallel_for unit for the packed and the float kernels: decode
+// steps of big matrices take 64 rows (four 16-row groups: one super-group of
+// the k-quants), other calls 32 (two groups) or 16.
+int64_t row_grain(const WeightView& w, int64_t n_tokens) {
+  const bool big_decode = n_tokens <= 2 && w.n_out >= 1024;
+  if (w.packed) return big_decode ? 4 * kPackRows : 2 * kPackRows;
+  return big_decode ? 64 : 16;
+}
+
+// The float kernels' view of a matmul (F32/F16/BF16 weights).
+FloatMatmul float_job(const WeightView& w, const float* x, int64_t n_tokens, float* y, int64_t ld_y) {
+  return FloatMatmul{w.type, w.data, w.row_bytes, w.n_in, x, n_tokens, y, ld_y};
+}
+
+// True if the packed kernel takes w with the quantized rows of `in`.
+bool packed_with(const WeightView& w, const QuantizedInput& in) {
+  return w.packed && in.blocks && in.n_in == w.n_in && in.act != ActQuant::kNone;
+}
+
 // The integer path: everything a work item needs, behind one pointer.
 struct QJob {
   const WeightView* w;
@@ -98,12 +117,11 @@ void matmul_blocks(const QJob& job, ThreadPool& pool) {
   const WeightView& w = *job.w;
   const int64_t n_tokens = job.n_tokens;
   const QJob* j = &job;
-  if (w.packed) {  // 16-row groups, two at a time
+  if (w.packed) {
     pool.parallel_for(
         w.n_out,
         [j](int64_t r0, int64_t r1) { packed_matmul(*j->w->packed, j->xq, j->n_tokens, j->y, j->ld_y, r0, r1); },
-        // Decode tiles take four groups (one super-group of the k-quants).
-        n_tokens <= 2 && w.n_out >= 64 * kPackRows ? 4 * kPackRows : 2 * kPackRows);
+        row_grain(w, n_tokens));
     return;
   }
   pool.parallel_for(
@@ -148,12 +166,10 @@ void matmul(const WeightView& w, const float* x, int64_t n_tokens, float* y, int
     matmul_q8(w, x, n_tokens, y, ld_y, pool, act);
     return;
   }
-  if (is_float_weight(w.type) && !w.vq_codebook) {
-    const FloatMatmul m{w.type, w.data, w.row_bytes, w.n_in, x, n_tokens, y, ld_y};
+  if (is_float_weight(w.type)) {
+    const FloatMatmul m = float_job(w, x, n_tokens, y, ld_y);
     const FloatMatmul* mp = &m;
-    pool.parallel_for(
-        w.n_out, [mp](int64_t r0, int64_t r1) { matmul_float(*mp, r0, r1); },
-        n_tokens <= 2 && w.n_out >= 1024 ? 64 : 16);
+    pool.parallel_for(w.n_out, [mp](int64_t r0, int64_t r1) { matmul_float(*mp, r0, r1); }, row_grain(w, n_tokens));
     return;
   }
   pool.parallel_for(
@@ -168,7 +184,7 @@ void matmul(const WeightView& w, const float* x, int64_t n_tokens, float* y, int
 }
 
 void matmul(const WeightView& w, const QuantizedInput& in, float* y, int64_t ld_y, ThreadPool& pool) {
-  if (in.blocks && in.n_in == w.n_in && uses_act_quant(w, in.act)) {
+  if (in.blocks && in.n_in == w.n_in && uses_act_quant(w, in.act)) {  // packed, or a row kernel
     const QJob job{&w, in.x, in.n_tokens, y, ld_y, in.act, const_cast<ActBlock*>(in.blocks)};
     matmul_blocks(job, pool);
     return;
@@ -178,17 +194,11 @@ void matmul(const WeightView& w, const QuantizedInput& in, float* y, int64_t ld_
 
 namespace {
 
-// The rows a work unit of matmul_many covers at once: the grain matmul uses.
-int64_t unit_rows(const WeightView& w, int64_t n_tokens) {
-  if (w.packed) return n_tokens <= 2 && w.n_out >= 64 * kPackRows ? 4 * kPackRows : 2 * kPackRows;
-  return n_tokens <= 2 && w.n_out >= 1024 ? 64 : 16;
-}
-
 struct ManyJob {
   const MatmulOut* outs;
   int n;
   const QuantizedInput* in;
-  int64_t first_unit[9];  // matrix k's units start at first_unit[k]
+  int64_t first_unit[9];  // matrix k's units (of row_grain rows) start at first_unit[k]
 };
 
 // Rows [r0, r1) of matrix k.
@@ -196,26 +206,23 @@ void many_rows(const ManyJob& j, int k, int64_t r0, int64_t r1) {
   const MatmulOut& o = j.outs[k];
   const QuantizedInput& in = *j.in;
   if (o.w->packed) packed_matmul(*o.w->packed, in.blocks, in.n_tokens, o.y, o.ld_y, r0, r1);
-  else matmul_float(FloatMatmul{o.w->type, o.w->data, o.w->row_bytes, o.w->n_in, in.x, in.n_tokens, o.y, o.ld_y}, r0, r1);
+  else matmul_float(float_job(*o.w, in.x, in.n_tokens, o.y, o.ld_y), r0, r1);
 }
 
 }  // namespace
 
 void matmul_many(const MatmulOut* outs, int n, const QuantizedInput& in, ThreadPool& pool) {
+  // Float weights never take the int8 path (no packing, no row kernel).
   bool fused = n >= 1 && n <= 8;
-  for (int k = 0; k < n && fused; ++k) {
-    const WeightView& w = *outs[k].w;
-    const bool packed = in.blocks && in.n_in == w.n_in && in.act != ActQuant::kNone && w.packed;
-    const bool flt = !uses_act_quant(w, in.act) && is_float_weight(w.type) && !w.vq_codebook && w.n_in == in.n_in;
-    fused = packed || flt;
-  }
+  for (int k = 0; k < n && fused; ++k)
+    fused = packed_with(*outs[k].w, in) || (is_float_weight(outs[k].w->type) && outs[k].w->n_in == in.n_in);
   if (!fused) {
     for (int k = 0; k < n; ++k) matmul(*outs[k].w, in, outs[k].y, outs[k].ld_y, pool);
     return;
   }
   ManyJob job{outs, n, &in, {}};
   for (int k = 0; k < n; ++k) {
-    const int64_t u = unit_rows(*outs[k].w, in.n_tokens);
+    const int64_t u = row_grain(*outs[k].w, in.n_tokens);
     job.first_unit[k + 1] = job.first_unit[k] + (outs[k].w->n_out + u - 1) / u;
   }
   const ManyJob* jp = &job;
@@ -225,15 +232,15 @@ void matmul_many(const MatmulOut* outs, int n, const QuantizedInput& in, ThreadP
       const int64_t a = std::max(u0, jp->first_unit[k]), b = std::min(u1, jp->first_unit[k + 1]);
       if (a >= b) continue;
       const WeightView& w = *jp->outs[k].w;
-      const int64_t u = unit_rows(w, jp->in->n_tokens), base = jp->first_unit[k];
+      const int64_t u = row_grain(w, jp->in->n_tokens), base = jp->first_unit[k];
       many_rows(*jp, k, (a - base) * u, std::min(w.n_out, (b - base) * u));
     }
   });
 }
 
 void matmul_ref(const WeightView& w, const float* x, int64_t n_tokens, float* y, int64_t ld_y) {
-  if (is_float_weight(w.type) && !w.vq_codebook) {
-    matmul_float_ref(FloatMatmul{w.type, w.data, w.row_bytes, w.n_in, x, n_tokens, y, ld_y}, 0, w.n_out);
+  if (is_float_weight(w.type)) {
+    matmul_float_ref(float_job(w, x, n_tokens, y, ld_y), 0, w.n_out);
     return;
   }
   std::vector<float> row(w.n_in);

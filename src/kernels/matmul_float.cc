@@ -1,30 +1,27 @@
 #include "kernels/matmul_float.h"
 
 #include <cmath>
-#include <cstring>
 
-#include "core/half.h"
 #include "kernels/cpu.h"
 
 namespace slimlm::kernels {
 namespace {
 
-float weight(DType t, const uint8_t* row, int64_t k) {
-  switch (t) {
-    case DType::F16: {
-      fp16_t h;
-      std::memcpy(&h, row + 2 * k, 2);
-      return fp16_to_fp32(h);
-    }
-    case DType::BF16: {
-      bf16_t h;
-      std::memcpy(&h, row + 2 * k, 2);
-      return bf16_to_fp32(h);
-    }
-    default: {
-      float f;
-      std::memcpy(&f, row + 4 * k, 4);
-      return f;
+template <DType T>
+void ref_rows(const FloatMatmul& m, int64_t r0, int64_t r1) {
+  const int64_t n = m.n_in, full = n / 16 * 16;
+  for (int64_t r = r0; r < r1; ++r) {
+    const uint8_t* row = m.w + static_cast<uint64_t>(r) * m.row_bytes;
+    for (int64_t t = 0; t < m.n_tokens; ++t) {
+      const float* x = m.x + t * n;
+      float acc[16] = {};
+      for (int64_t i = 0; i < full; i += 16)
+        for (int l = 0; l < 16; ++l) acc[l] = std::fma(float_weight<T>(row, i + l), x[i + l], acc[l]);
+      float tail = 0.0f;
+      for (int64_t k = full; k < n; ++k) tail = std::fma(float_weight<T>(row, k), x[k], tail);
+      for (int w = 8; w >= 1; w /= 2)
+        for (int j = 0; j < w; ++j) acc[j] += acc[j + w];
+      m.y[t * m.ld_y + r] = acc[0] + tail;
     }
   }
 }
@@ -34,20 +31,11 @@ float weight(DType t, const uint8_t* row, int64_t k) {
 bool is_float_weight(DType t) { return t == DType::F32 || t == DType::F16 || t == DType::BF16; }
 
 void matmul_float_ref(const FloatMatmul& m, int64_t r0, int64_t r1) {
-  const int64_t n = m.n_in, full = n / 16 * 16;
-  for (int64_t r = r0; r < r1; ++r) {
-    const uint8_t* row = m.w + static_cast<uint64_t>(r) * m.row_bytes;
-    for (int64_t t = 0; t < m.n_tokens; ++t) {
-      const float* x = m.x + t * n;
-      float acc[16] = {};
-      for (int64_t i = 0; i < full; i += 16)
-        for (int l = 0; l < 16; ++l) acc[l] = std::fma(weight(m.type, row, i + l), x[i + l], acc[l]);
-      float tail = 0.0f;
-      for (int64_t k = full; k < n; ++k) tail = std::fma(weight(m.type, row, k), x[k], tail);
-      for (int w = 8; w >= 1; w /= 2)
-        for (int j = 0; j < w; ++j) acc[j] += acc[j + w];
-      m.y[t * m.ld_y + r] = acc[0] + tail;
-    }
+  switch (m.type) {
+    case DType::F32: ref_rows<DType::F32>(m, r0, r1); break;
+    case DType::F16: ref_rows<DType::F16>(m, r0, r1); break;
+    case DType::BF16: ref_rows<DType::BF16>(m, r0, r1); break;
+    default: break;
   }
 }
 

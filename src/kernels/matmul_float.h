@@ -12,8 +12,10 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 
 #include "core/dtype.h"
+#include "core/half.h"
 
 namespace slimlm::kernels {
 
@@ -30,6 +32,22 @@ struct FloatMatmul {
 
 // F32, F16 or BF16.
 bool is_float_weight(DType t);
+
+// Weight k of a row of type T (F32, F16, BF16), widened exactly to fp32: the
+// scalar reference's and the SIMD tails' element access.
+template <DType T>
+inline float float_weight(const uint8_t* row, int64_t k) {
+  if constexpr (T == DType::F32) {
+    float f;
+    std::memcpy(&f, row + 4 * k, 4);
+    return f;
+  } else {
+    uint16_t h;
+    std::memcpy(&h, row + 2 * k, 2);
+    if constexpr (T == DType::F16) return fp16_to_fp32(h);
+    else return bf16_to_fp32(h);
+  }
+}
 
 // Rows [r0, r1) of Y for all tokens.
 void matmul_float_ref(const FloatMatmul& m, int64_t r0, int64_t r1);

@@ -1,17 +1,17 @@
 #include "kernels/packed.h"
 
-#include "kernels/hwy/packed_hwy.h"
-
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <new>
 #if defined(__linux__)
 #include <sys/mman.h>
 #endif
 
 #include "core/half.h"
 #include "kernels/cpu.h"
+#include "kernels/hwy/packed_hwy.h"
 #include "kernels/x86/packed_avx512.h"
 #include "quant/blocks.h"
 
@@ -40,7 +40,7 @@ uint8_t* alloc_weights(size_t bytes) {
   constexpr size_t kHuge = size_t{2} << 20;
   void* p = nullptr;
   const size_t align = bytes >= kHuge ? kHuge : 64;
-  if (posix_memalign(&p, align, std::max<size_t>(bytes, 64)) != 0) return nullptr;
+  if (posix_memalign(&p, align, std::max<size_t>(bytes, 64)) != 0) throw std::bad_alloc();  // as new would
 #if defined(__linux__)
   if (align == kHuge) (void)madvise(p, bytes / kHuge * kHuge, MADV_HUGEPAGE);
 #endif

@@ -112,13 +112,16 @@ class LlamaContext {
  private:
   LlamaContext(std::shared_ptr<const LlamaModel> model, int64_t n_ctx, int64_t n_batch, int n_threads,
                kernels::ActQuant act_quant);
+  // w as the kernels take it: with its packed copy when activations are
+  // quantized (packed on first use).
+  kernels::WeightView view(const kernels::WeightView& w) const {
+    return act_quant_ == kernels::ActQuant::kNone ? w : model_->with_packed(w);
+  }
   void matmul(const kernels::WeightView& w, const float* x, int64_t n_tokens, float* y, int64_t ld_y) {
-    if (act_quant_ == kernels::ActQuant::kNone) kernels::matmul(w, x, n_tokens, y, ld_y, pool_, act_quant_);
-    else kernels::matmul(model_->with_packed(w), x, n_tokens, y, ld_y, pool_, act_quant_);
+    kernels::matmul(view(w), x, n_tokens, y, ld_y, pool_, act_quant_);
   }
   void matmul(const kernels::WeightView& w, const kernels::QuantizedInput& in, float* y, int64_t ld_y) {
-    if (act_quant_ == kernels::ActQuant::kNone) kernels::matmul(w, in.x, in.n_tokens, y, ld_y, pool_, act_quant_);
-    else kernels::matmul(model_->with_packed(w), in, y, ld_y, pool_);
+    kernels::matmul(view(w), in, y, ld_y, pool_);
   }
   // Up to four matrices reading the same input, in one parallel loop
   // (kernels::matmul_many): Q, K and V; gate and up.
@@ -128,7 +131,7 @@ class LlamaContext {
     int n = 0;
     for (const auto& out : outs) {
       if (n == 4) break;
-      v[n] = act_quant_ == kernels::ActQuant::kNone ? *out.w : model_->with_packed(*out.w);
+      v[n] = view(*out.w);
       o[n] = {&v[n], out.y, out.ld_y};
       ++n;
     }

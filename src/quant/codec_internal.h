@@ -128,6 +128,14 @@ inline float mul_round(float a, float b) {
   return p;
 }
 
+// Σ x[j]² in element order, each square rounded on its own (the σ² sums of
+// ggml's importance weights).
+inline float sum_squares(const float* x, int64_t n) {
+  float s = 0;
+  for (int64_t j = 0; j < n; ++j) s += mul_round(x[j], x[j]);
+  return s;
+}
+
 // ggml's nearest_int: round to nearest even via the 1.5*2^23 trick. Exact for
 // |v| <= 2^22; beyond that (or NaN) it yields ggml's same garbage, never UB.
 // Callers pass products (nearest_int(s * x)), so v is laundered first.

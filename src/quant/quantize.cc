@@ -181,9 +181,7 @@ namespace {
 // weights qw · sqrt(σ² + x²) and `fit`, which chooses the block under them.
 template <class Block, int QK, class Fit>
 void quantize_row_sigma_weighted(const float* src, uint8_t* dst, int64_t nb, const float* qw, Fit fit) {
-  float sum_x2 = 0;
-  for (int64_t j = 0; j < nb * QK; ++j) sum_x2 += mul_round(src[j], src[j]);
-  const float sigma2 = sum_x2 / static_cast<float>(nb * QK);
+  const float sigma2 = sum_squares(src, nb * QK) / static_cast<float>(nb * QK);
   for (int64_t i = 0; i < nb; ++i, src += QK, dst += sizeof(Block), qw += QK) {
     float weight[QK];
     importance_weights(src, qw, sigma2, QK, weight);

@@ -105,11 +105,7 @@ void pack_codes(const uint8_t* L, int n, uint8_t* qs) {
 
 // σ² of ggml's IQ4 importance weights: 2 · mean x² over the n elements of a
 // (super-)block.
-float sigma2_iq4(const float* x, int n) {
-  float sum = 0;
-  for (int j = 0; j < n; ++j) sum += mul_round(x[j], x[j]);
-  return mul_round(sum, 2.f / static_cast<float>(n));
-}
+float sigma2_iq4(const float* x, int n) { return mul_round(sum_squares(x, n), 2.f / static_cast<float>(n)); }
 
 }  // namespace
 

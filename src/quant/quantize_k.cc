@@ -31,6 +31,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <utility>
 
 #include "core/half.h"
 #include "quant/blocks.h"
@@ -86,13 +87,6 @@ void requantize_min(const float* x, int n, float d, float dm, int nmax, uint8_t*
   }
 }
 
-// Sum of x^2 over a super-block (the imatrix paths' sigma2 before scaling).
-float sum_squares(const float* x) {
-  float s = 0;
-  for (int j = 0; j < QK_K; ++j) s += mul_round(x[j], x[j]);
-  return s;
-}
-
 // Importance weights of one group of n and their sum (the group's weight in
 // the search over group scales).
 float group_weights(const float* x, const float* qw, float sigma2, int n, float* w) {
@@ -100,6 +94,25 @@ float group_weights(const float* x, const float* qw, float sigma2, int n, float*
   float sum = 0;
   for (int l = 0; l < n; ++l) sum += w[l];
   return sum;
+}
+
+// Steps 1-2 of the imatrix path for the types with mins (Q2_K: N = 16,
+// Q4_K/Q5_K: N = 32): every group of N fitted by the weighted make_qkx3
+// search (codes 0..nmax, into L), then the group scales and mins each
+// quantized to 0..levels (ls, lm) by make_qp_quants, weighted by the groups'
+// total weights. Returns the super-scale and super-min.
+template <int N>
+std::pair<float, float> fit_scales_mins_weighted(const float* x, const float* qw, float sigma2, int nmax, int levels,
+                                                 uint8_t* L, uint8_t* ls, uint8_t* lm) {
+  constexpr int kG = QK_K / N;
+  float scales[kG], mins[kG], sw[kG];
+  for (int j = 0; j < kG; ++j) {
+    float w[N];
+    sw[j] = group_weights(x + N * j, qw + N * j, sigma2, N, w);
+    scales[j] = search_scale_min(N, nmax, x + N * j, w, L + N * j, &mins[j], kWeightedMinSearch);
+  }
+  const float d = search_scale_pos(kG, levels, scales, ls, sw);
+  return {d, search_scale_pos(kG, levels, mins, lm, sw)};
 }
 
 // Q2_K: 16 groups of 16, x = d * (sc & 15) * q - dmin * (sc >> 4), q in 0..3.
@@ -143,16 +156,10 @@ void fit_q2_k(const float* x, uint8_t* L, block_q2_K& b) {
 // groups by the weighted make_qkx3 search, 4-bit scales and mins each by
 // make_qp_quants weighted by the groups' total weights.
 void fit_q2_k_weighted(const float* x, const float* qw, uint8_t* L, block_q2_K& b) {
-  const float sigma2 = sum_squares(x) / QK_K;
-  float scales[QK_K / 16], mins[QK_K / 16], sw[QK_K / 16];
-  for (int j = 0; j < QK_K / 16; ++j) {
-    float w[16];
-    sw[j] = group_weights(x + 16 * j, qw + 16 * j, sigma2, 16, w);
-    scales[j] = search_scale_min(16, 3, x + 16 * j, w, L + 16 * j, &mins[j], kWeightedMinSearch);
-  }
   uint8_t ls[QK_K / 16], lm[QK_K / 16];
-  b.d = fp32_to_fp16(search_scale_pos(QK_K / 16, 15, scales, ls, sw));
-  b.dmin = fp32_to_fp16(search_scale_pos(QK_K / 16, 15, mins, lm, sw));
+  const auto [d, dmin] = fit_scales_mins_weighted<16>(x, qw, sum_squares(x, QK_K) / QK_K, 3, 15, L, ls, lm);
+  b.d = fp32_to_fp16(d);
+  b.dmin = fp32_to_fp16(dmin);
   for (int j = 0; j < QK_K / 16; ++j) b.scales[j] = static_cast<uint8_t>(ls[j] | lm[j] << 4);
 }
 
@@ -206,7 +213,7 @@ void fit_q3_k(const float* x, int8_t* L, block_q3_K& b) {
 // x^2, groups by the weighted make_qx_quants, and the 16 group scales by the
 // same search (codes 0..63 = s) weighted by the groups' total weights.
 void fit_q3_k_weighted(const float* x, const float* qw, int8_t* L, block_q3_K& b) {
-  const float sigma2 = 2 * sum_squares(x) / QK_K;
+  const float sigma2 = 2 * sum_squares(x, QK_K) / QK_K;
   float scales[QK_K / 16], sw[QK_K / 16];
   for (int j = 0; j < QK_K / 16; ++j) {
     float w[16];
@@ -286,16 +293,8 @@ void fit_k4(const float* x, int nmax, const ScaleMinSearch& search, Block& b, ui
 // Q5_K caps the codes at 63 (cap63); they never exceed it unless negative.
 template <class Block>
 void fit_k4_weighted(const float* x, const float* qw, int nmax, bool cap63, Block& b, uint8_t* L) {
-  const float sigma2 = 2 * sum_squares(x) / QK_K;
-  float scales[QK_K / 32], mins[QK_K / 32], sw[QK_K / 32];
-  for (int j = 0; j < QK_K / 32; ++j) {
-    float w[32];
-    sw[j] = group_weights(x + 32 * j, qw + 32 * j, sigma2, 32, w);
-    scales[j] = search_scale_min(32, nmax, x + 32 * j, w, L + 32 * j, &mins[j], kWeightedMinSearch);
-  }
   uint8_t ls[QK_K / 32], lm[QK_K / 32];
-  const float d = search_scale_pos(QK_K / 32, 63, scales, ls, sw);
-  const float dmin = search_scale_pos(QK_K / 32, 63, mins, lm, sw);
+  const auto [d, dmin] = fit_scales_mins_weighted<32>(x, qw, 2 * sum_squares(x, QK_K) / QK_K, nmax, 63, L, ls, lm);
   if (cap63) {
     for (int j = 0; j < QK_K / 32; ++j) {
       ls[j] = std::min<uint8_t>(63, ls[j]);

@@ -9,16 +9,12 @@
 #include <random>
 #include <vector>
 
+#include "test_util.h"
+
 namespace slimlm::kernels {
 namespace {
 
-std::vector<float> normal(int64_t n, uint32_t seed) {
-  std::mt19937 g(seed);
-  std::normal_distribution<float> d(0.0f, 1.0f);
-  std::vector<float> v(static_cast<size_t>(n));
-  for (auto& x : v) x = d(g);
-  return v;
-}
+using test::normal_floats;
 
 TEST(ActQuant, Names) {
   for (ActQuant m : {ActQuant::kNone, ActQuant::kQ8Block, ActQuant::kQ8Row})
@@ -28,7 +24,7 @@ TEST(ActQuant, Names) {
 
 TEST(ActQuant, BlockModeErrorWithinHalfAStepAndSums) {
   const int64_t n = 7 * kActBlock;
-  auto x = normal(n, 1);
+  auto x = normal_floats(n, 1);
   x[40] = 9.0f;  // one outlier only coarsens its own block
   std::vector<ActBlock> a(n / kActBlock);
   quantize_act_row(x.data(), n, ActQuant::kQ8Block, a.data());
@@ -54,7 +50,7 @@ TEST(ActQuant, BlockModeErrorWithinHalfAStepAndSums) {
 
 TEST(ActQuant, RowModeSharesOneScale) {
   const int64_t n = 5 * kActBlock;
-  auto x = normal(n, 2);
+  auto x = normal_floats(n, 2);
   float amax = 0;
   for (float v : x) amax = std::max(amax, std::fabs(v));
   std::vector<ActBlock> a(n / kActBlock);
@@ -76,7 +72,7 @@ TEST(ActQuant, ZeroAndNonFiniteRows) {
       for (int8_t q : b.q) EXPECT_EQ(q, 0);
     }
   }
-  std::vector<float> x = normal(64, 3);
+  std::vector<float> x = normal_floats(64, 3);
   x[3] = std::numeric_limits<float>::quiet_NaN();
   x[40] = std::numeric_limits<float>::infinity();
   quantize_act_row(x.data(), 64, ActQuant::kQ8Block, a);

@@ -12,6 +12,7 @@
 #include "kernels/packed.h"
 #include "kernels/qdot.h"
 #include "quant/codec.h"
+#include "test_util.h"
 
 namespace slimlm::kernels {
 namespace {
@@ -36,13 +37,7 @@ Mat make(DType t, int64_t n_in, int64_t n_out, uint32_t seed) {
   return m;
 }
 
-std::vector<float> inputs(int64_t n, uint32_t seed) {
-  std::mt19937 g(seed);
-  std::normal_distribution<float> d(0.0f, 1.0f);
-  std::vector<float> x(static_cast<size_t>(n));
-  for (auto& v : x) v = d(g);
-  return x;
-}
+std::vector<float> inputs(int64_t n, uint32_t seed) { return test::normal_floats(n, seed); }
 
 TEST(MatmulActQuant, EqualsRowKernelAndIsThreadIndependent) {
   const int64_t n_in = 96, n_out = 37, T = 5, ld = 40;

@@ -4,18 +4,18 @@
 // 16-lane tails), misaligned and padded rows; the reference against an exact
 // dot product; the engine's matmul against matmul_ref for any thread count.
 #include <gtest/gtest.h>
-#include <hwy/targets.h>
 
 #include <cmath>
 #include <cstring>
 #include <random>
-#include <string>
 #include <vector>
 
 #include "core/half.h"
 #include "core/thread_pool.h"
 #include "kernels/matmul.h"
 #include "kernels/matmul_float.h"
+#include "hwy_test_util.h"
+#include "test_util.h"
 
 namespace slimlm::kernels {
 namespace {
@@ -57,28 +57,16 @@ Rows make_rows(DType t, int64_t n_in, int64_t n_out, int64_t pad, int64_t skew, 
   return r;
 }
 
-std::vector<float> randv(int64_t n, uint32_t seed) {
-  std::mt19937 g(seed);
-  std::normal_distribution<float> d(0.0f, 1.0f);
-  std::vector<float> v(static_cast<size_t>(n));
-  for (auto& x : v) x = d(g);
-  return v;
-}
-
 constexpr DType kTypes[] = {DType::F32, DType::F16, DType::BF16};
 
 TEST(MatmulFloat, PortableEqualsReferenceOnEveryTarget) {
-  const std::vector<int64_t> targets = hwy::SupportedAndGeneratedTargets();
-  ASSERT_FALSE(targets.empty());
-  for (int64_t target : targets) {
-    hwy::SetSupportedTargetsForTest(target);
-    const bool fma = (target & (HWY_SSSE3 | HWY_SSE4 | HWY_SCALAR | HWY_EMU128 | HWY_WASM)) == 0;
+  test::for_each_hwy_target([](int64_t target, bool fma) {
     for (DType t : kTypes)
       for (int64_t n_in : {1, 15, 16, 33, 100, 576})
         for (int64_t n_out : {1, 9, 37}) {
           const Rows r = make_rows(t, n_in, n_out, n_in % 2 ? 6 : 0, n_in % 3 ? 2 : 0, 5);
           for (int64_t T : {1, 2, 3, 7, 13}) {
-            const auto x = randv(T * n_in, 6);
+            const auto x = test::normal_floats(T * n_in, 6);
             const int64_t ld = n_out + 3;
             std::vector<float> y_ref(static_cast<size_t>(T * ld), -1.0f), y(y_ref.size(), -1.0f);
             const int64_t r0 = n_out > 1 ? 1 : 0;
@@ -86,25 +74,19 @@ TEST(MatmulFloat, PortableEqualsReferenceOnEveryTarget) {
             matmul_float_ref(m, r0, n_out);
             m.y = y.data();
             matmul_float_hwy(m, r0, n_out);
-            const std::string where = std::string(hwy::TargetName(target)) + " " + std::string(dtype_name(t)) +
-                                      " n_in " + std::to_string(n_in) + " n_out " + std::to_string(n_out) + " T " +
-                                      std::to_string(T);
-            if (fma) {
-              ASSERT_EQ(0, std::memcmp(y.data(), y_ref.data(), y.size() * sizeof(float))) << where;
-            } else {
-              for (size_t i = 0; i < y.size(); ++i) ASSERT_NEAR(y[i], y_ref[i], 1e-4f * (1 + std::fabs(y_ref[i]))) << where;
-            }
+            ASSERT_TRUE(test::matches_reference(y, y_ref, fma))
+                << hwy::TargetName(target) << " " << dtype_name(t) << " n_in " << n_in << " n_out " << n_out << " T "
+                << T;
           }
         }
-  }
-  hwy::SetSupportedTargetsForTest(0);
+  });
 }
 
 TEST(MatmulFloat, ReferenceIsTheDotProduct) {
   for (DType t : kTypes) {
     const int64_t n_in = 301, n_out = 5, T = 3;
     const Rows r = make_rows(t, n_in, n_out, 0, 0, 9);
-    const auto x = randv(T * n_in, 10);
+    const auto x = test::normal_floats(T * n_in, 10);
     std::vector<float> y(static_cast<size_t>(T * n_out));
     matmul_float_ref(FloatMatmul{t, r.data, r.row_bytes, n_in, x.data(), T, y.data(), n_out}, 0, n_out);
     for (int64_t tt = 0; tt < T; ++tt)
@@ -127,7 +109,7 @@ TEST(MatmulFloat, MatmulEqualsMatmulRefForAnyThreadCount) {
     const Rows r = make_rows(t, n_in, n_out, 0, 0, 11);
     const WeightView w{t, r.data, n_in, n_out, r.row_bytes};
     for (int64_t T : {1, 2, 9}) {
-      const auto x = randv(T * n_in, 12);
+      const auto x = test::normal_floats(T * n_in, 12);
       std::vector<float> ref(static_cast<size_t>(T * n_out));
       matmul_ref(w, x.data(), T, ref.data(), n_out);
       for (int threads : {1, 2, 3}) {

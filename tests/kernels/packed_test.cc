@@ -6,7 +6,6 @@
 #include "kernels/packed.h"
 
 #include <gtest/gtest.h>
-#include <hwy/targets.h>
 
 #include <cmath>
 #include <random>
@@ -19,6 +18,7 @@
 #include "kernels/matmul.h"
 #include "kernels/qdot.h"
 #include "kernels/x86/packed_avx512.h"
+#include "hwy_test_util.h"
 #include "quant/codec.h"
 
 namespace slimlm::kernels {
@@ -157,15 +157,11 @@ TEST(Packed, Avx512EqualsReferenceBitForBit) {
 }
 
 // The Highway kernel on every SIMD target this CPU runs (AVX-512, AVX2, SSE4,
-// SSSE3 here; NEON on Arm): bit-identical to the reference where the target
+// SSSE3 here): bit-identical to the reference where the target
 // has FMA, within float rounding of it where it has not (unfused products
 // and the Q4_K mins cancellation: ~1e-5 relative seen).
 TEST(Packed, PortableEqualsReferenceOnEveryTarget) {
-  const std::vector<int64_t> targets = hwy::SupportedAndGeneratedTargets();
-  ASSERT_FALSE(targets.empty());
-  for (int64_t target : targets) {
-    hwy::SetSupportedTargetsForTest(target);
-    const bool fma = (target & (HWY_SSSE3 | HWY_SSE4 | HWY_SCALAR | HWY_EMU128 | HWY_WASM)) == 0;
+  test::for_each_hwy_target([](int64_t target, bool fma) {
     for (DType t : {DType::Q8_0, DType::Q4_0, DType::Q5_0, DType::Q4_K, DType::Q6_K})
       for (int64_t n_in : {32, 256, 768})
         for (int64_t n_out : {16, 48, 80}) {
@@ -179,17 +175,12 @@ TEST(Packed, PortableEqualsReferenceOnEveryTarget) {
             const int64_t r0 = n_out > 16 ? 16 : 0;
             packed_matmul_ref(p, a.data(), T, y_ref.data(), ld, r0, n_out);
             packed_matmul_hwy(p, a.data(), T, y.data(), ld, r0, n_out);
-            const std::string where = std::string(hwy::TargetName(target)) + " " + std::string(dtype_name(t)) + " n_in " +
-                                      std::to_string(n_in) + " n_out " + std::to_string(n_out) + " T " + std::to_string(T);
-            if (fma) {
-              ASSERT_EQ(y, y_ref) << where;
-            } else {
-              for (size_t i = 0; i < y.size(); ++i) ASSERT_NEAR(y[i], y_ref[i], 1e-4f * (1 + std::fabs(y_ref[i]))) << where;
-            }
+            ASSERT_TRUE(test::matches_reference(y, y_ref, fma))
+                << hwy::TargetName(target) << " " << dtype_name(t) << " n_in " << n_in << " n_out " << n_out << " T "
+                << T;
           }
         }
-  }
-  hwy::SetSupportedTargetsForTest(0);
+  });
 }
 
 TEST(Packed, MatmulWithPackedWeightsIsThreadIndependentAndMatchesRowKernel) {

@@ -16,7 +16,6 @@
 #include <algorithm>
 #include <cmath>
 
-#include "core/half.h"
 #include "kernels/matmul_float.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -43,26 +42,6 @@ HWY_INLINE hn::Vec<DF> load_w(const uint8_t* p) {
     const hn::Rebind<uint16_t, DF> du16;
     const hn::Rebind<uint32_t, DF> du32;
     return hn::BitCast(df, hn::ShiftLeft<16>(hn::PromoteTo(du32, hn::LoadU(du16, reinterpret_cast<const uint16_t*>(p)))));
-  }
-}
-
-template <DType T>
-float weight(const uint8_t* row, int64_t k) {
-  if constexpr (T == DType::F32) {
-    float f;
-    __builtin_memcpy(&f, row + 4 * k, 4);
-    return f;
-  } else {
-    uint16_t h;
-    __builtin_memcpy(&h, row + 2 * k, 2);
-    if constexpr (T == DType::BF16) {
-      const uint32_t b = static_cast<uint32_t>(h) << 16;
-      float f;
-      __builtin_memcpy(&f, &b, 4);
-      return f;
-    } else {
-      return fp16_to_fp32(h);
-    }
   }
 }
 
@@ -120,7 +99,7 @@ void tile(const FloatMatmul& m, int64_t r, int64_t t) {
   for (int k = 0; k < R; ++k)
     for (int j = 0; j < NT; ++j) {
       float tail = 0.0f;
-      for (int64_t e = full; e < n; ++e) tail = std::fma(weight<T>(row[k], e), x[j][e], tail);
+      for (int64_t e = full; e < n; ++e) tail = std::fma(float_weight<T>(row[k], e), x[j][e], tail);
       m.y[(t + j) * m.ld_y + r + k] = tree(acc[k][j]) + tail;
     }
 }
