@@ -7,8 +7,8 @@
 //   y      = tree(acc) + tail,  tree: acc[j] += acc[j + w] for w = 8, 4, 2, 1
 // matmul_float_ref is that order in scalar code; matmul_float_hwy the same in
 // Highway register tiles (rows × tokens), bit-identical to it on targets with
-// FMA (AVX-512, AVX2, NEON) and within float rounding elsewhere (SSE4, WASM
-// round the product separately).
+// FMA (AVX-512 and AVX2 tested; NEON untested) and within float rounding
+// elsewhere (SSE4, WASM round the product separately).
 #pragma once
 
 #include <cstdint>

@@ -8,8 +8,8 @@
 // by the matching activations and the two 16-bit products of a row added in
 // 32 bits. |q| <= 128 and |a| <= 127, so two products fit in int16.
 // Integer sums are exact, so they equal packed_matmul_ref's; the float steps
-// follow its order, and on FMA targets (AVX2, AVX-512, NEON) the results are
-// bit-identical to it. Targets without FMA (SSE4, WASM) round the scale
+// follow its order, and on FMA targets (AVX2, AVX-512; NEON untested) the
+// results are bit-identical to it. Targets without FMA (SSE4, WASM) round the scale
 // product separately: within float rounding of the reference.
 // SVE's sizeless vectors cannot live in arrays: Arm builds use NEON.
 #define HWY_DISABLED_TARGETS (HWY_SVE | HWY_SVE2 | HWY_SVE_256 | HWY_SVE2_128)
