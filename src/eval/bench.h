@@ -24,8 +24,9 @@ struct BenchResult {
 
 // Memory read bandwidth in GB/s with `threads` threads: the median of
 // `passes` reads of a buffer of `bytes` (touched once before), each thread
-// streaming its own slice as four concurrent streams. The limit generation
-// speed is measured against.
+// streaming its own slices, once as one sequential stream per slice and once
+// as four concurrent streams; the faster pattern counts. The limit
+// generation speed is measured against.
 double measure_read_bandwidth(int threads, int64_t bytes = int64_t{1} << 30, int passes = 5);
 
 // Bytes of weights a generation step reads: every matrix the forward pass

@@ -205,7 +205,6 @@ PackedWeight pack_weight(DType t, const uint8_t* rows, uint64_t row_bytes, int64
                              : t == DType::Q5_0 ? sizeof(block_q5_0)
                              : t == DType::Q4_K ? sizeof(block_q4_K)
                                                 : sizeof(block_q6_K);
-  p.interleave = t == DType::Q4_K || t == DType::Q6_K ? 4 : 1;
   const int64_t nb = p.blocks(), ng = n_out / kPackRows;
   const size_t bytes = static_cast<size_t>(ng * nb * p.block_bytes);
   p.data = {alloc_weights(bytes), free_aligned};

@@ -8,8 +8,7 @@
 //
 // A "pack block" of a 16-row group is one source block (Q8_0, Q4_0: 32
 // inputs) or super-block (Q4_K, Q6_K: 256 inputs); a group's pack blocks in
-// order, those of four groups interleaved for the k-quants
-// (PackedWeight::block). Within a pack block (fp16 = 2 bytes,
+// order, group after group (PackedWeight::block). Within a pack block (fp16 = 2 bytes,
 // "[16]" = one value per row of the group):
 //   Q8_0 (544 B): d[16] fp16 | 8 quad vectors (quad j, row r at 64j + 4r:
 //                 codes 4j..4j+3 of row r, + 128)
@@ -57,19 +56,14 @@ struct PackedWeight {
 
   int64_t blocks() const { return n_in / block_elems; }
   int64_t groups() const { return n_out / kPackRows; }
-  // Groups are stored `interleave` at a time ("super-groups"), pack block by
-  // pack block: block b of the groups 4s..4s+3 (interleave 4) lies in one run
-  // of 4 · block_bytes, so a decode tile of four groups reads one sequential
-  // stream; with interleave 1 each group's blocks are contiguous (four
-  // streams per tile). The last super-group may be narrower. Per format, the
-  // faster one in tinyllama decode on Zen 4 (docs/PERFORMANCE.md): 4 for
-  // Q4_K and Q6_K, 1 for Q8_0, Q4_0 and Q5_0.
-  int64_t interleave = 1;
-  int64_t width(int64_t g) const { return std::min<int64_t>(interleave, groups() - g / interleave * interleave); }
-  int64_t stride(int64_t g) const { return width(g) * block_bytes; }
+  // Each group's pack blocks are contiguous and the groups follow each other,
+  // so the packed matrix is one sequential stream in the order decode reads
+  // it (one group at a time, block by block): on the Zen 4 host of
+  // 2026-11-23, reading several far-apart or finely interleaved streams at
+  // once (groups stored four at a time, block by block) halved one core's
+  // DRAM rate (docs/PERFORMANCE.md).
   const uint8_t* block(int64_t g, int64_t b) const {
-    const int64_t s = g / interleave;
-    return data.get() + ((s * interleave * blocks() + b * width(g) + g % interleave) * block_bytes);
+    return data.get() + (g * blocks() + b) * block_bytes;
   }
 };
 

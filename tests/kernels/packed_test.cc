@@ -72,30 +72,21 @@ TEST(Packed, LayoutAndShapes) {
   EXPECT_EQ(reinterpret_cast<uintptr_t>(p.data.get()) % 64, 0u);
 }
 
-// Super-groups interleave their pack blocks (four groups for the k-quants,
-// one otherwise); the last may be narrower. Every (group, block) gets its own
-// slot, the slots tile the buffer, and a group's blocks are stride() apart.
-TEST(Packed, InterleavedLayoutTilesTheBuffer) {
-  for (const auto& [t, n_in] : {std::pair{DType::Q4_0, int64_t{96}}, std::pair{DType::Q4_K, int64_t{512}}}) {
-    for (int64_t n_out : {16, 48, 64, 80, 112, 144}) {
+// The packed matrix is one stream in decode's read order: group after group,
+// each group's blocks back to back, every slot used once and nothing between.
+TEST(Packed, LayoutIsOneStreamInDecodeOrder) {
+  for (const auto& [t, n_in] : {std::pair{DType::Q4_0, int64_t{96}}, std::pair{DType::Q4_K, int64_t{512}},
+                                std::pair{DType::Q6_K, int64_t{256}}}) {
+    for (int64_t n_out : {16, 48, 80}) {
       const Rows r = make_rows(t, n_in, n_out, 3);
       const PackedWeight p = pack_weight(t, r.buf.data(), r.rb, n_in, n_out);
-      EXPECT_EQ(p.interleave, t == DType::Q4_K ? 4 : 1);
-      std::vector<int> hits(static_cast<size_t>(p.groups() * p.blocks()), 0);
-      for (int64_t g = 0; g < p.groups(); ++g) {
-        EXPECT_EQ(p.width(g), std::min<int64_t>(p.interleave, p.groups() - g / p.interleave * p.interleave));
+      const uint8_t* expect = p.data.get();
+      for (int64_t g = 0; g < p.groups(); ++g)
         for (int64_t b = 0; b < p.blocks(); ++b) {
-          const int64_t off = p.block(g, b) - p.data.get();
-          ASSERT_EQ(off % p.block_bytes, 0);
-          ASSERT_GE(off, 0);
-          ASSERT_LT(off / p.block_bytes, static_cast<int64_t>(hits.size()));
-          ++hits[static_cast<size_t>(off / p.block_bytes)];
-          if (b > 0) {
-            EXPECT_EQ(p.block(g, b) - p.block(g, b - 1), p.stride(g));
-          }
+          ASSERT_EQ(p.block(g, b), expect) << "group " << g << " block " << b;
+          expect += p.block_bytes;
         }
-      }
-      for (int h : hits) EXPECT_EQ(h, 1) << "n_out " << n_out;
+      EXPECT_EQ(expect - p.data.get(), p.groups() * p.blocks() * p.block_bytes);
     }
   }
 }

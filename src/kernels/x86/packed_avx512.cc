@@ -32,20 +32,6 @@ inline __m512 i8x16(const uint8_t* p) {
 
 enum class Fmt { kQ8_0, kQ4_0, kQ5_0, kQ4_K, kQ6_K };
 
-// Decode streams the weights once: a software prefetch this many bytes ahead
-// of each group's reads keeps enough lines in flight for one core to reach
-// the DRAM bandwidth; the hardware prefetcher alone fell ~25 % short for the
-// 4/5/6-bit formats (kernel bench, Zen 4). Q4_0/Q5_0 groups are separate
-// streams (7 blocks ahead each); the k-quants' four groups are one stream
-// (about one super-block of the tile ahead). Q8_0 streams at full speed
-// without it. The distances were tuned on that machine.
-template <Fmt F>
-inline void prefetch(const uint8_t* p, int64_t bytes) {
-  constexpr int64_t kAhead = F == Fmt::kQ6_K ? 16896 : F == Fmt::kQ4_K ? 11008 : 2048;
-  if constexpr (F != Fmt::kQ8_0)
-    for (int64_t o = 0; o < bytes; o += 64) _mm_prefetch(reinterpret_cast<const char*>(p + kAhead + o), _MM_HINT_T0);
-}
-
 // iacc[g][t] = Σ over quads [j0, j1) of one 32-input sub-block: u · a.
 // J0, J1 are template arguments so the quad loop unrolls and every shift
 // count and nibble choice below is a constant (a runtime j left Q6_K's loop
@@ -97,13 +83,12 @@ inline void dot_quads(__m512i (&iacc)[NG][NT], const uint8_t* const (&sub)[NG], 
 }
 
 // NG groups of 16 rows × NT tokens over all inputs: y[t][row + 16 g + lane].
-// NG groups' first pack blocks and the distance between their pack blocks.
+// NG groups' first pack blocks (a group's blocks are contiguous).
 template <int NG>
 struct Groups {
   const uint8_t* p[NG];
-  int64_t stride[NG];
   Groups(const PackedWeight& w, int64_t g0) {
-    for (int g = 0; g < NG; ++g) p[g] = w.block(g0 + g, 0), stride[g] = w.stride(g0 + g);
+    for (int g = 0; g < NG; ++g) p[g] = w.block(g0 + g, 0);
   }
 };
 
@@ -117,11 +102,7 @@ void tile(const PackedWeight& w, const Groups<NG>& grp, const ActBlock* const* a
     for (int t = 0; t < NT; ++t) facc[g][t] = _mm512_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* blk[NG];
-    for (int g = 0; g < NG; ++g) blk[g] = grp.p[g] + b * grp.stride[g];
-    if constexpr (NT <= 2) {
-      const int64_t head = F == Fmt::kQ4_K ? 320 : F == Fmt::kQ6_K ? 288 : bb;
-      for (int g = 0; g < NG; ++g) prefetch<F>(blk[g], head);
-    }
+    for (int g = 0; g < NG; ++g) blk[g] = grp.p[g] + b * bb;
     __m512 d[NG];
     for (int g = 0; g < NG; ++g) d[g] = half16(blk[g]);
     if constexpr (F == Fmt::kQ8_0 || F == Fmt::kQ4_0 || F == Fmt::kQ5_0) {
@@ -144,8 +125,6 @@ void tile(const PackedWeight& w, const Groups<NG>& grp, const ActBlock* const* a
         const int64_t ab = b * 8 + sb;
         const uint8_t* sub[NG];
         for (int g = 0; g < NG; ++g) sub[g] = blk[g] + 320 + 256 * sb;
-        if constexpr (NT <= 2)
-          for (int g = 0; g < NG; ++g) prefetch<F>(sub[g], 256);
         dot_quads<F, NG, NT, 0, 8>(iacc, sub, a, ab);
         __m512 ds[NG], dm[NG];
         for (int g = 0; g < NG; ++g) {
@@ -166,8 +145,6 @@ void tile(const PackedWeight& w, const Groups<NG>& grp, const ActBlock* const* a
         const int64_t ab = b * 8 + sb;
         const uint8_t* sub[NG];
         for (int g = 0; g < NG; ++g) sub[g] = blk[g] + 288 + 384 * sb;
-        if constexpr (NT <= 2)
-          for (int g = 0; g < NG; ++g) prefetch<F>(sub[g], 384);
 #pragma GCC unroll 2
         for (int h = 0; h < 2; ++h) {
           if (h == 0) dot_quads<F, NG, NT, 0, 4>(iacc, sub, a, ab);
@@ -190,12 +167,11 @@ void tile(const PackedWeight& w, const Groups<NG>& grp, const ActBlock* const* a
     for (int g = 0; g < NG; ++g) _mm512_storeu_ps(y + t * ld_y + row + 16 * g, facc[g][t]);
 }
 
-// Token tiles of kT (6 with two groups: 24 accumulators; 2 with four groups,
-// for decode, where more groups mean more independent dot-product chains).
+// Token tiles of 6 (with two groups: 24 accumulators), then the rest.
 template <Fmt F, int NG>
 void tokens(const PackedWeight& w, const Groups<NG>& grp, const ActBlock* xq, int64_t t0, int64_t nt, float* y,
             int64_t ld_y, int64_t row) {
-  constexpr int kT = NG >= 4 ? 2 : 6;
+  constexpr int kT = 6;
   const int64_t na = w.n_in / kActBlock;
   const ActBlock* a[kT];
   int64_t t = t0;
@@ -206,17 +182,13 @@ void tokens(const PackedWeight& w, const Groups<NG>& grp, const ActBlock* xq, in
   const int rest = static_cast<int>(t0 + nt - t);
   for (int k = 0; k < rest; ++k) a[k] = xq + (t + k) * na;
   float* yt = y + t * ld_y;
-  if constexpr (kT == 2) {
-    if (rest == 1) tile<F, NG, 1>(w, grp, a, yt, ld_y, row);
-  } else {
-    switch (rest) {
-      case 1: tile<F, NG, 1>(w, grp, a, yt, ld_y, row); break;
-      case 2: tile<F, NG, 2>(w, grp, a, yt, ld_y, row); break;
-      case 3: tile<F, NG, 3>(w, grp, a, yt, ld_y, row); break;
-      case 4: tile<F, NG, 4>(w, grp, a, yt, ld_y, row); break;
-      case 5: tile<F, NG, 5>(w, grp, a, yt, ld_y, row); break;
-      default: break;
-    }
+  switch (rest) {
+    case 1: tile<F, NG, 1>(w, grp, a, yt, ld_y, row); break;
+    case 2: tile<F, NG, 2>(w, grp, a, yt, ld_y, row); break;
+    case 3: tile<F, NG, 3>(w, grp, a, yt, ld_y, row); break;
+    case 4: tile<F, NG, 4>(w, grp, a, yt, ld_y, row); break;
+    case 5: tile<F, NG, 5>(w, grp, a, yt, ld_y, row); break;
+    default: break;
   }
 }
 
@@ -230,10 +202,14 @@ void run(const PackedWeight& w, const ActBlock* xq, int64_t n_tokens, float* y, 
     const int64_t nt = std::min(chunk, n_tokens - t0);
     int64_t g = row0 / kPackRows;
     const int64_t g1 = row1 / kPackRows;
+    // Decode (one or two tokens) reads one group at a time, so the weights
+    // stream from memory strictly in address order: the hardware prefetcher
+    // then keeps one core at its DRAM rate with no software prefetch (on the
+    // Zen 4 host of 2026-11-23, four groups at once or software prefetch
+    // cost 20-60 %; docs/PERFORMANCE.md). Each block's integer sums start
+    // from zero, so successive blocks overlap in the out-of-order window.
     if (nt <= 2) {
-      for (; g + 4 <= g1; g += 4) {
-        tokens<F, 4>(w, Groups<4>(w, g), xq, t0, nt, y, ld_y, g * kPackRows);
-      }
+      for (; g < g1; ++g) tokens<F, 1>(w, Groups<1>(w, g), xq, t0, nt, y, ld_y, g * kPackRows);
     }
     for (; g + 2 <= g1; g += 2) {
       tokens<F, 2>(w, Groups<2>(w, g), xq, t0, nt, y, ld_y, g * kPackRows);
