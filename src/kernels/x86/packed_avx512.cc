@@ -20,6 +20,14 @@ inline __m512i bcast_quad(const ActBlock& a, int j) {
   return _mm512_set1_epi32(v);
 }
 
+// acc += w (u8) · the four signed bytes at a, broadcast to all 16 lanes, as
+// one instruction: VPDPBUSD with an embedded-broadcast memory operand (GCC
+// issues a separate VPBROADCASTD for _mm512_set1_epi32 of a load).
+inline __m512i dpbusd_bcast(__m512i acc, __m512i w, const int8_t* a) {
+  asm("vpdpbusd %2%{1to16%}, %1, %0" : "+v"(acc) : "v"(w), "m"(*reinterpret_cast<const int32_t*>(a)));
+  return acc;
+}
+
 inline __m512 half16(const uint8_t* p) {
   return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
 }
@@ -75,9 +83,13 @@ inline void dot_quads(__m512i (&iacc)[NG][NT], const uint8_t* const (&sub)[NG], 
         wq[g] = nibble_quad(sub[g], j);
       }
     }
-    for (int t = 0; t < NT; ++t) {
-      const __m512i av = bcast_quad(a[t][ab], j);
-      for (int g = 0; g < NG; ++g) iacc[g][t] = _mm512_dpbusd_epi32(iacc[g][t], wq[g], av);
+    if constexpr (NG == 1) {
+      for (int t = 0; t < NT; ++t) iacc[0][t] = dpbusd_bcast(iacc[0][t], wq[0], a[t][ab].q + 4 * j);
+    } else {
+      for (int t = 0; t < NT; ++t) {
+        const __m512i av = bcast_quad(a[t][ab], j);
+        for (int g = 0; g < NG; ++g) iacc[g][t] = _mm512_dpbusd_epi32(iacc[g][t], wq[g], av);
+      }
     }
   }
 }
