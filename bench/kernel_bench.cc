@@ -83,6 +83,28 @@ void BM_MemRead(benchmark::State& st) {
 }
 BENCHMARK(BM_MemRead)->Unit(benchmark::kMillisecond);
 
+// The same read as four streams over consecutive tiles of 4 segments of
+// `len` bytes (arg): the cursors advance together through their segments,
+// as a decode tile over four row groups does (2368: Q4_K pack blocks of four
+// groups interleaved; 18432: four Q4_0 groups of 2048 inputs each stored
+// contiguously). Some hosts serve this at a fraction of one stream's rate.
+void BM_MemReadFourStreams(benchmark::State& st) {
+  set_kernel_level(detected_kernel_level());
+  const int64_t seg = st.range(0) / static_cast<int64_t>(sizeof(float));
+  const int64_t tiles = kMats * kIn * kOut / 4 / (4 * seg);
+  std::vector<float> buf(static_cast<size_t>(tiles * 4 * seg), 1.0f);
+  float out[4];
+  for (auto _ : st) {
+    for (int64_t t = 0; t < tiles; ++t) {
+      const float* p = buf.data() + t * 4 * seg;
+      dot4_f32(p, p + seg, p + 2 * seg, p + 3 * seg, p, seg, out);
+      benchmark::DoNotOptimize(out);
+    }
+  }
+  st.SetBytesProcessed(st.iterations() * static_cast<int64_t>(buf.size() * sizeof(float)));
+}
+BENCHMARK(BM_MemReadFourStreams)->Arg(2368)->Arg(18432)->Arg(1 << 20)->Unit(benchmark::kMillisecond);
+
 // One token × one matrix (the decode step), cycling over kMats matrices.
 template <DType T>
 void BM_Decode(benchmark::State& st) {

@@ -2,8 +2,11 @@
 // SIMD (Highway): register tiles of R rows × NT tokens whose accumulators are
 // the 16 lanes of matmul_float.h's order (one AVX-512 vector, two AVX2 or four
 // 128-bit vectors), weights widened to fp32 in registers as they stream in.
-// Decode (one or two tokens) takes 8 rows per tile on 16-lane targets: more
-// independent FMA chains and more rows in flight; prefill 4 rows × 6 tokens,
+// Decode (one or two tokens) takes 2 rows per tile: two independent FMA
+// chains, and only two short streams (on the Zen 4 VM of 2026-11-23 from
+// 10:00 UTC, 8 rows at a time — 8 streams a row apart — read 13.6 GB/s
+// from DRAM, 2 rows 19-20, 1 row 17-21 with its single chain; on the
+// morning's host 8 rows had read 28-33); prefill 4 rows × 6 tokens,
 // so each widened weight vector serves six tokens and each activation vector
 // four rows (24 accumulators of the 32 AVX-512 registers).
 #define HWY_DISABLED_TARGETS (HWY_SVE | HWY_SVE2 | HWY_SVE_256 | HWY_SVE2_128)
@@ -80,7 +83,7 @@ void tile(const FloatMatmul& m, int64_t r, int64_t t) {
       for (int v = 0; v < kV; ++v) acc[k][j][v] = hn::Zero(df);
   // Decode: the R rows are R short streams (a few KB each) the hardware
   // prefetcher barely ramps up on; the next R rows follow in memory, so
-  // fetch them in step with this tile's progress.
+  // fetch them in step with this tile's progress (2 rows: 12 -> 18-20 GB/s).
   const uint8_t* next = row[0] + R * m.row_bytes;
   const bool ahead = NT == 1 && R > 1 && m.row_bytes == static_cast<uint64_t>(kEs * n);
   for (int64_t i = 0; i < full; i += 16) {
@@ -119,7 +122,7 @@ void rows(const FloatMatmul& m, int64_t t0, int64_t t1, int64_t r0, int64_t r1) 
 
 template <DType T>
 void run(const FloatMatmul& m, int64_t r0, int64_t r1) {
-  constexpr int kDecodeR = kN >= 16 ? 8 : 4;
+  constexpr int kDecodeR = 2;
   constexpr int kR = kN >= 16 ? 4 : 2;
   constexpr int kT = kN >= 16 ? 6 : kN >= 8 ? 3 : 1;
   if (m.n_tokens <= 2) {
