@@ -85,9 +85,10 @@ BENCHMARK(BM_MemRead)->Unit(benchmark::kMillisecond);
 
 // The same read as four streams over consecutive tiles of 4 segments of
 // `len` bytes (arg): the cursors advance together through their segments,
-// as a decode tile over four row groups does (2368: Q4_K pack blocks of four
-// groups interleaved; 18432: four Q4_0 groups of 2048 inputs each stored
-// contiguously). Some hosts serve this at a fraction of one stream's rate.
+// as a decode tile over four row groups did until 2026-11-23 (2368: Q4_K
+// pack blocks of four groups interleaved; 18432: four contiguous Q4_0 groups
+// of 2048 inputs). Some hosts serve this at a fraction of one stream's rate,
+// which is why decode now reads one group at a time.
 void BM_MemReadFourStreams(benchmark::State& st) {
   set_kernel_level(detected_kernel_level());
   const int64_t seg = st.range(0) / static_cast<int64_t>(sizeof(float));

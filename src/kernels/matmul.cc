@@ -67,8 +67,8 @@ void matmul_rows_tiled(const WeightView& w, const float* x, int64_t n_tokens, fl
 }
 
 // Rows per parallel_for unit for the packed and the float kernels: decode
-// steps of big matrices take 64 rows (four 16-row groups: one super-group of
-// the k-quants), other calls 32 (two groups) or 16.
+// steps of big matrices take 64 rows (four 16-row groups), other calls 32
+// (two groups: one prefill tile) or 16.
 int64_t row_grain(const WeightView& w, int64_t n_tokens) {
   const bool big_decode = n_tokens <= 2 && w.n_out >= 1024;
   if (w.packed) return big_decode ? 4 * kPackRows : 2 * kPackRows;

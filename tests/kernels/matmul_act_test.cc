@@ -37,14 +37,12 @@ Mat make(DType t, int64_t n_in, int64_t n_out, uint32_t seed) {
   return m;
 }
 
-std::vector<float> inputs(int64_t n, uint32_t seed) { return test::normal_floats(n, seed); }
-
 TEST(MatmulActQuant, EqualsRowKernelAndIsThreadIndependent) {
   const int64_t n_in = 96, n_out = 37, T = 5, ld = 40;
   for (DType t : {DType::Q8_0, DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::IQ4_NL, DType::INT4_G32,
                   DType::INT3_G32}) {
     const Mat m = make(t, n_in, n_out, 5);
-    const auto x = inputs(n_in * T, 6);
+    const auto x = test::normal_floats(n_in * T, 6);
     for (ActQuant mode : {ActQuant::kQ8Block, ActQuant::kQ8Row}) {
       ASSERT_TRUE(uses_act_quant(m.view, mode));
       std::vector<float> y1(T * ld, -1.0f), y2(T * ld, -1.0f), y3(T * ld, -1.0f);
@@ -70,7 +68,7 @@ TEST(MatmulActQuant, EqualsRowKernelAndIsThreadIndependent) {
 // kernels, packed weights and types on the fp32 path alike.
 TEST(MatmulActQuant, PreQuantizedInputEqualsQuantizingInside) {
   const int64_t n_in = 256, n_out = 48, T = 3, ld = 50;
-  const auto x = inputs(n_in * T, 9);
+  const auto x = test::normal_floats(n_in * T, 9);
   ThreadPool pool(2);
   for (DType t : {DType::Q8_0, DType::Q4_0, DType::Q4_K, DType::IQ4_XS, DType::F16}) {
     Mat m = make(t, n_in, n_out, 10);
@@ -94,7 +92,7 @@ TEST(MatmulActQuant, PreQuantizedInputEqualsQuantizingInside) {
 TEST(MatmulActQuant, NoneAndTypesWithoutKernelKeepFp32Path) {
   const int64_t n_in = 256, n_out = 9, T = 3;
   ThreadPool pool(2);
-  const auto x = inputs(n_in * T, 8);
+  const auto x = test::normal_floats(n_in * T, 8);
   for (DType t : {DType::F32, DType::F16, DType::Q4_K, DType::NF4_G64, DType::Q8_0}) {
     const Mat m = make(t, n_in, n_out, 9);
     std::vector<float> ref(T * n_out), y(T * n_out);
@@ -114,7 +112,7 @@ TEST(MatmulActQuant, NoneAndTypesWithoutKernelKeepFp32Path) {
 TEST(MatmulActQuant, BufferReuseAcrossShapes) {
   ThreadPool pool(2);
   const Mat a = make(DType::Q8_0, 128, 16, 11), b = make(DType::Q4_0, 32, 8, 12);
-  const auto xa = inputs(128 * 7, 13), xb = inputs(32 * 2, 14);
+  const auto xa = test::normal_floats(128 * 7, 13), xb = test::normal_floats(32 * 2, 14);
   std::vector<float> ya1(7 * 16), ya2(7 * 16), yb(2 * 8);
   matmul(a.view, xa.data(), 7, ya1.data(), 16, pool, ActQuant::kQ8Block);
   matmul(b.view, xb.data(), 2, yb.data(), 8, pool, ActQuant::kQ8Block);
@@ -156,7 +154,7 @@ TEST(MatmulMany, EqualsOneMatmulPerMatrix) {
       }
     }
     for (int64_t T : {1, 2, 9}) {
-      const auto x = inputs(T * n_in, 21);
+      const auto x = test::normal_floats(T * n_in, 21);
       std::vector<ActBlock> blocks(static_cast<size_t>(T * n_in / kActBlock));
       for (int64_t t = 0; t < T; ++t)
         quantize_act_row(x.data() + t * n_in, n_in, ActQuant::kQ8Block, blocks.data() + t * (n_in / kActBlock));

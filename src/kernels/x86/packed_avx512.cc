@@ -95,26 +95,16 @@ inline void dot_quads(__m512i (&iacc)[NG][NT], const uint8_t* const (&sub)[NG], 
 }
 
 // NG groups of 16 rows × NT tokens over all inputs: y[t][row + 16 g + lane].
-// NG groups' first pack blocks (a group's blocks are contiguous).
-template <int NG>
-struct Groups {
-  const uint8_t* p[NG];
-  Groups(const PackedWeight& w, int64_t g0) {
-    for (int g = 0; g < NG; ++g) p[g] = w.block(g0 + g, 0);
-  }
-};
-
 template <Fmt F, int NG, int NT>
-void tile(const PackedWeight& w, const Groups<NG>& grp, const ActBlock* const* a, float* y, int64_t ld_y,
-          int64_t row) {
-  const int64_t nb = w.blocks(), bb = w.block_bytes;
+void tile(const PackedWeight& w, const ActBlock* const* a, float* y, int64_t ld_y, int64_t row) {
+  const int64_t nb = w.blocks();
   __m512 facc[NG][NT];
   __m512i iacc[NG][NT];
   for (int g = 0; g < NG; ++g)
     for (int t = 0; t < NT; ++t) facc[g][t] = _mm512_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* blk[NG];
-    for (int g = 0; g < NG; ++g) blk[g] = grp.p[g] + b * bb;
+    for (int g = 0; g < NG; ++g) blk[g] = w.block(row / kPackRows + g, b);
     __m512 d[NG];
     for (int g = 0; g < NG; ++g) d[g] = half16(blk[g]);
     if constexpr (F == Fmt::kQ8_0 || F == Fmt::kQ4_0 || F == Fmt::kQ5_0) {
@@ -181,25 +171,25 @@ void tile(const PackedWeight& w, const Groups<NG>& grp, const ActBlock* const* a
 
 // Token tiles of 6 (with two groups: 24 accumulators), then the rest.
 template <Fmt F, int NG>
-void tokens(const PackedWeight& w, const Groups<NG>& grp, const ActBlock* xq, int64_t t0, int64_t nt, float* y,
-            int64_t ld_y, int64_t row) {
+void tokens(const PackedWeight& w, const ActBlock* xq, int64_t t0, int64_t nt, float* y, int64_t ld_y,
+            int64_t row) {
   constexpr int kT = 6;
   const int64_t na = w.n_in / kActBlock;
   const ActBlock* a[kT];
   int64_t t = t0;
   for (; t + kT <= t0 + nt; t += kT) {
     for (int k = 0; k < kT; ++k) a[k] = xq + (t + k) * na;
-    tile<F, NG, kT>(w, grp, a, y + t * ld_y, ld_y, row);
+    tile<F, NG, kT>(w, a, y + t * ld_y, ld_y, row);
   }
   const int rest = static_cast<int>(t0 + nt - t);
   for (int k = 0; k < rest; ++k) a[k] = xq + (t + k) * na;
   float* yt = y + t * ld_y;
   switch (rest) {
-    case 1: tile<F, NG, 1>(w, grp, a, yt, ld_y, row); break;
-    case 2: tile<F, NG, 2>(w, grp, a, yt, ld_y, row); break;
-    case 3: tile<F, NG, 3>(w, grp, a, yt, ld_y, row); break;
-    case 4: tile<F, NG, 4>(w, grp, a, yt, ld_y, row); break;
-    case 5: tile<F, NG, 5>(w, grp, a, yt, ld_y, row); break;
+    case 1: tile<F, NG, 1>(w, a, yt, ld_y, row); break;
+    case 2: tile<F, NG, 2>(w, a, yt, ld_y, row); break;
+    case 3: tile<F, NG, 3>(w, a, yt, ld_y, row); break;
+    case 4: tile<F, NG, 4>(w, a, yt, ld_y, row); break;
+    case 5: tile<F, NG, 5>(w, a, yt, ld_y, row); break;
     default: break;
   }
 }
@@ -215,19 +205,19 @@ void run(const PackedWeight& w, const ActBlock* xq, int64_t n_tokens, float* y, 
     int64_t g = row0 / kPackRows;
     const int64_t g1 = row1 / kPackRows;
     // Decode (one or two tokens) reads one group at a time, so the weights
-    // stream from memory strictly in address order: the hardware prefetcher
-    // then keeps one core at its DRAM rate with no software prefetch (on the
-    // Zen 4 host of 2026-11-23, four groups at once or software prefetch
+    // stream from memory strictly in address order, which the hardware
+    // prefetcher follows with no software prefetch (on the Zen 4 VM of
+    // 2026-11-23 from 10:00 UTC, four groups at once or software prefetch
     // cost 20-60 %; docs/PERFORMANCE.md). Each block's integer sums start
     // from zero, so successive blocks overlap in the out-of-order window.
     if (nt <= 2) {
-      for (; g < g1; ++g) tokens<F, 1>(w, Groups<1>(w, g), xq, t0, nt, y, ld_y, g * kPackRows);
+      for (; g < g1; ++g) tokens<F, 1>(w, xq, t0, nt, y, ld_y, g * kPackRows);
     }
     for (; g + 2 <= g1; g += 2) {
-      tokens<F, 2>(w, Groups<2>(w, g), xq, t0, nt, y, ld_y, g * kPackRows);
+      tokens<F, 2>(w, xq, t0, nt, y, ld_y, g * kPackRows);
     }
     if (g < g1) {
-      tokens<F, 1>(w, Groups<1>(w, g), xq, t0, nt, y, ld_y, g * kPackRows);
+      tokens<F, 1>(w, xq, t0, nt, y, ld_y, g * kPackRows);
     }
   }
 }
