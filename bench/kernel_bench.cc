@@ -140,8 +140,33 @@ void BM_Prefill(benchmark::State& st) {
   set_kernel_level(detected_kernel_level());
 }
 
+// The decode step over one small matrix (kIn × 256 rows) that stays in L2:
+// the kernel's own speed, with no DRAM behind it — the headroom decode has
+// over the memory read above (arg as for BM_Decode).
+template <DType T>
+void BM_DecodeCached(benchmark::State& st) {
+  constexpr int64_t kRows = 256;
+  static const PackedWeight w = [] {
+    const uint64_t rb = *row_bytes(T, kIn);
+    std::vector<uint8_t> rows(rb * kRows);
+    const auto v = randv(kIn, 1);
+    for (int64_t r = 0; r < kRows; ++r) (void)quantize_row(T, v.data(), rows.data() + r * rb, kIn);
+    return pack_weight(T, rows.data(), rb, kIn, kRows);
+  }();
+  set_level(st);
+  const auto a = acts(1);
+  std::vector<float> y(kRows);
+  for (auto _ : st) {
+    packed_matmul(w, a.data(), 1, y.data(), kRows, 0, kRows);
+    benchmark::ClobberMemory();
+  }
+  st.SetBytesProcessed(st.iterations() * w.blocks() * w.block_bytes * (kRows / kPackRows));
+  set_kernel_level(detected_kernel_level());
+}
+
 #define SLIMLM_KERNEL_BENCH(T)                                                               \
   BENCHMARK_TEMPLATE(BM_Decode, T)->Arg(2)->Arg(1)->Arg(3)->Arg(0)->Unit(benchmark::kMicrosecond);          \
+  BENCHMARK_TEMPLATE(BM_DecodeCached, T)->Arg(2)->Arg(1)->Unit(benchmark::kMicrosecond);                   \
   BENCHMARK_TEMPLATE(BM_Prefill, T)->Arg(2)->Arg(1)->Arg(3)->Arg(0)->Unit(benchmark::kMillisecond);
 SLIMLM_KERNEL_BENCH(DType::Q8_0)
 SLIMLM_KERNEL_BENCH(DType::Q4_0)
