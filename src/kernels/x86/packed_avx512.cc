@@ -45,7 +45,7 @@ enum class Fmt { kQ8_0, kQ4_0, kQ5_0, kQ4_K, kQ6_K };
 // back once per sub-block — exact, since every product of that sum is a
 // multiple of 16 — saving the per-vector shift, and the two sums are
 // independent dependency chains of four VPDPBUSD each. From L2 this decodes
-// Q4_0 / Q4_K about 10 % faster; from DRAM the stream is the limit either way
+// Q4_0 / Q4_K 2-11 % faster; from DRAM the stream is the limit either way
 // (docs/PERFORMANCE.md).
 template <int NT>
 inline void dot_nibbles_decode(__m512i (&iacc)[1][NT], const uint8_t* sub, const ActBlock* const* a, int64_t ab) {
