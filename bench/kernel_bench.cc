@@ -46,22 +46,27 @@ std::vector<float> randv(int64_t n, uint32_t seed) {
   return v;
 }
 
-struct Packs {
-  std::vector<PackedWeight> w;
-  int64_t bytes = 0;  // per matrix
-};
+// n_rows rows of kIn inputs in type t (each the same random vector, quantized).
+std::vector<uint8_t> random_rows(DType t, int64_t n_rows) {
+  const uint64_t rb = *row_bytes(t, kIn);
+  std::vector<uint8_t> rows(rb * n_rows);
+  const auto w = randv(kIn, 1);
+  for (int64_t r = 0; r < n_rows; ++r) (void)quantize_row(t, w.data(), rows.data() + r * rb, kIn);
+  return rows;
+}
 
-const Packs& packs(DType t) {
-  static std::vector<std::pair<DType, Packs>> cache;
+PackedWeight random_packed(DType t, int64_t n_rows) {
+  return pack_weight(t, random_rows(t, n_rows).data(), *row_bytes(t, kIn), kIn, n_rows);
+}
+
+// kMats packed kIn × kOut matrices (the same values; decode cycles over them).
+const std::vector<PackedWeight>& packs(DType t) {
+  static std::vector<std::pair<DType, std::vector<PackedWeight>>> cache;
   for (auto& [k, p] : cache)
     if (k == t) return p;
-  Packs p;
-  const uint64_t rb = *row_bytes(t, kIn);
-  std::vector<uint8_t> rows(rb * kOut);
-  const auto w = randv(kIn, 1);
-  for (int64_t r = 0; r < kOut; ++r) (void)quantize_row(t, w.data(), rows.data() + r * rb, kIn);
-  for (int m = 0; m < kMats; ++m) p.w.push_back(pack_weight(t, rows.data(), rb, kIn, kOut));
-  p.bytes = p.w[0].blocks() * p.w[0].block_bytes * (kOut / kPackRows);
+  const auto rows = random_rows(t, kOut);
+  std::vector<PackedWeight> p;
+  for (int m = 0; m < kMats; ++m) p.push_back(pack_weight(t, rows.data(), *row_bytes(t, kIn), kIn, kOut));
   cache.emplace_back(t, std::move(p));
   return cache.back().second;
 }
@@ -106,61 +111,54 @@ void BM_MemReadFourStreams(benchmark::State& st) {
 }
 BENCHMARK(BM_MemReadFourStreams)->Arg(2368)->Arg(18432)->Arg(1 << 20)->Unit(benchmark::kMillisecond);
 
-// One token × one matrix (the decode step), cycling over kMats matrices.
-template <DType T>
-void BM_Decode(benchmark::State& st) {
-  const Packs& p = packs(T);
-  set_level(st);
+// One token × one matrix (the decode step), cycling over the n matrices ws;
+// counters: GB/s of packed weights.
+void decode_loop(benchmark::State& st, const PackedWeight* ws, int n) {
+  const int64_t rows = ws[0].n_out;
   const auto a = acts(1);
-  std::vector<float> y(kOut);
+  std::vector<float> y(rows);
   int m = 0;
   for (auto _ : st) {
-    packed_matmul(p.w[m], a.data(), 1, y.data(), kOut, 0, kOut);
-    m = (m + 1) % kMats;
+    packed_matmul(ws[m], a.data(), 1, y.data(), rows, 0, rows);
+    m = (m + 1) % n;
     benchmark::ClobberMemory();
   }
-  st.SetBytesProcessed(st.iterations() * p.bytes);
+  st.SetBytesProcessed(st.iterations() * ws[0].groups() * ws[0].blocks() * ws[0].block_bytes);
   set_kernel_level(detected_kernel_level());
+}
+
+// Decode from DRAM: kMats matrices, ≥ 8 × the L3 in total.
+template <DType T>
+void BM_Decode(benchmark::State& st) {
+  const auto& p = packs(T);
+  set_level(st);
+  decode_loop(st, p.data(), kMats);
+}
+
+// Decode over one small matrix (kIn × 256 rows) that stays in L2: the
+// kernel's own speed, with no DRAM behind it — the headroom decode has over
+// the memory read above (arg as for BM_Decode).
+template <DType T>
+void BM_DecodeCached(benchmark::State& st) {
+  static const PackedWeight w = random_packed(T, 256);
+  set_level(st);
+  decode_loop(st, &w, 1);
 }
 
 // 64 tokens × one matrix (a prefill tile); counters: GOP/s.
 template <DType T>
 void BM_Prefill(benchmark::State& st) {
-  const Packs& p = packs(T);
+  const PackedWeight& w = packs(T)[0];
   set_level(st);
   constexpr int64_t kT = 64;
   const auto a = acts(kT);
   std::vector<float> y(kT * kOut);
   for (auto _ : st) {
-    packed_matmul(p.w[0], a.data(), kT, y.data(), kOut, 0, kOut);
+    packed_matmul(w, a.data(), kT, y.data(), kOut, 0, kOut);
     benchmark::ClobberMemory();
   }
   st.counters["GOP/s"] = benchmark::Counter(static_cast<double>(st.iterations()) * 2.0 * kT * kIn * kOut / 1e9,
                                             benchmark::Counter::kIsRate);
-  set_kernel_level(detected_kernel_level());
-}
-
-// The decode step over one small matrix (kIn × 256 rows) that stays in L2:
-// the kernel's own speed, with no DRAM behind it — the headroom decode has
-// over the memory read above (arg as for BM_Decode).
-template <DType T>
-void BM_DecodeCached(benchmark::State& st) {
-  constexpr int64_t kRows = 256;
-  static const PackedWeight w = [] {
-    const uint64_t rb = *row_bytes(T, kIn);
-    std::vector<uint8_t> rows(rb * kRows);
-    const auto v = randv(kIn, 1);
-    for (int64_t r = 0; r < kRows; ++r) (void)quantize_row(T, v.data(), rows.data() + r * rb, kIn);
-    return pack_weight(T, rows.data(), rb, kIn, kRows);
-  }();
-  set_level(st);
-  const auto a = acts(1);
-  std::vector<float> y(kRows);
-  for (auto _ : st) {
-    packed_matmul(w, a.data(), 1, y.data(), kRows, 0, kRows);
-    benchmark::ClobberMemory();
-  }
-  st.SetBytesProcessed(st.iterations() * w.blocks() * w.block_bytes * (kRows / kPackRows));
   set_kernel_level(detected_kernel_level());
 }
 
@@ -187,9 +185,7 @@ const FloatRows& float_rows(DType t) {
     if (k == t) return r;
   FloatRows r;
   r.row_bytes = *row_bytes(t, kIn);
-  std::vector<uint8_t> rows(r.row_bytes * kOut);
-  const auto w = randv(kIn, 1);
-  for (int64_t o = 0; o < kOut; ++o) (void)quantize_row(t, w.data(), rows.data() + o * r.row_bytes, kIn);
+  const auto rows = random_rows(t, kOut);
   for (int m = 0; m < kMats; ++m) r.m.push_back(rows);
   cache.emplace_back(t, std::move(r));
   return cache.back().second;

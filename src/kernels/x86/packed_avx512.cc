@@ -71,7 +71,7 @@ inline void dot_nibbles_decode(__m512i (&iacc)[1][NT], const uint8_t* sub, const
 template <Fmt F, int NG, int NT, int J0, int J1>
 inline void dot_quads(__m512i (&iacc)[NG][NT], const uint8_t* const (&sub)[NG], const ActBlock* const* a,
                       int64_t ab) {
-  if constexpr ((F == Fmt::kQ4_0 || F == Fmt::kQ4_K) && NG == 1 && J0 == 0 && J1 == 8) {
+  if constexpr ((F == Fmt::kQ4_0 || F == Fmt::kQ4_K) && NG == 1) {  // always quads 0..7
     dot_nibbles_decode<NT>(iacc, sub[0], a, ab);
     return;
   }
