@@ -265,6 +265,33 @@ void BM_DotF32(benchmark::State& st) {
 }
 BENCHMARK(BM_DotF32)->Arg(2)->Arg(0);
 
+// One layer's decode attention in tinyllama-1.1b's shape (32 query heads over
+// 4 K/V heads, 64 values each) against n_keys cached positions (arg 0); arg
+// 1: 1 = one query head at a time (attention_head), 4 = the query heads of a
+// K/V head together (attention_heads, up to four per K/V read). GB/s: the K
+// and V rows of the layer, counted once.
+void BM_Attention(benchmark::State& st) {
+  constexpr int64_t kHeads = 32, kKv = 4, kHd = 64, kGroup = kHeads / kKv, kStride = kKv * kHd;
+  const int64_t n_keys = st.range(0);
+  const auto k = randv(n_keys * kStride, 6), v = randv(n_keys * kStride, 7), q = randv(kHeads * kHd, 8);
+  std::vector<float> sc(static_cast<size_t>(kGroup * n_keys)), out(kHeads * kHd);
+  for (auto _ : st) {
+    for (int64_t kvh = 0; kvh < kKv; ++kvh) {
+      const float *kh = &k[kvh * kHd], *vh = &v[kvh * kHd];
+      const int64_t h0 = kvh * kGroup;
+      if (st.range(1) == 1) {
+        for (int64_t h = h0; h < h0 + kGroup; ++h)
+          attention_head(&q[h * kHd], kh, vh, kStride, n_keys, kHd, 0.125f, sc.data(), &out[h * kHd]);
+      } else {
+        attention_heads(&q[h0 * kHd], kGroup, kh, vh, kStride, n_keys, kHd, 0.125f, sc.data(), &out[h0 * kHd]);
+      }
+    }
+    benchmark::ClobberMemory();
+  }
+  st.SetBytesProcessed(st.iterations() * 2 * n_keys * kStride * static_cast<int64_t>(sizeof(float)));
+}
+BENCHMARK(BM_Attention)->ArgsProduct({{128, 512, 2048}, {1, 4}})->Unit(benchmark::kMicrosecond);
+
 }  // namespace
 }  // namespace slimlm::kernels
 

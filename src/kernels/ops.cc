@@ -160,4 +160,14 @@ void attention_head(const float* q, const float* k, const float* v, int64_t stri
   for (int64_t j = 0; j < n_keys; ++j) axpy(out, scores[j], v + j * stride, hd);
 }
 
+void attention_heads(const float* q, int64_t n_q, const float* k, const float* v, int64_t stride, int64_t n_keys,
+                     int64_t hd, float scale, float* scores, float* out) {
+#if defined(__x86_64__)
+  if (kernel_level() == KernelLevel::kAvx512 && attention_heads_avx512(q, n_q, k, v, stride, n_keys, hd, scale, scores, out))
+    return;
+#endif
+  for (int64_t i = 0; i < n_q; ++i)
+    attention_head(q + i * hd, k, v, stride, n_keys, hd, scale, scores + i * n_keys, out + i * hd);
+}
+
 }  // namespace slimlm::kernels

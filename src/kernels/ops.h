@@ -54,4 +54,12 @@ void axpy(float* y, float a, const float* x, int64_t n);
 void attention_head(const float* q, const float* k, const float* v, int64_t stride, int64_t n_keys, int64_t hd,
                     float scale, float* scores, float* out);
 
+// attention_head for n_q query heads that share one K/V head (grouped-query
+// attention): head i's query at q + i·hd, its output at out + i·hd, its
+// scores at scores + i·n_keys (scores holds n_q × n_keys floats). Each head's
+// scores and output equal attention_head's bit for bit; the AVX-512 version
+// reads each K and V row once per four heads instead of once per head.
+void attention_heads(const float* q, int64_t n_q, const float* k, const float* v, int64_t stride, int64_t n_keys,
+                     int64_t hd, float scale, float* scores, float* out);
+
 }  // namespace slimlm::kernels

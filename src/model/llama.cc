@@ -176,7 +176,7 @@ LlamaContext::LlamaContext(std::shared_ptr<const LlamaModel> model, int64_t n_ct
   up_.resize(B * c.n_ff);
   if (!model_->layers().empty() && model_->layers()[0].wqkv.data) qkv_.resize(B * (c.n_embd + 2 * kv_dim_));
   if (!model_->layers().empty() && model_->layers()[0].w_gate_up.data) gate_up_.resize(B * 2 * c.n_ff);
-  scores_.resize(static_cast<size_t>(pool_.size()) * n_ctx_);
+  scores_.resize(static_cast<size_t>(pool_.size() * (c.n_head / c.n_head_kv) * n_ctx_));  // a K/V head's query heads
   if (act_quant_ != kernels::ActQuant::kNone && c.n_embd % kernels::kActBlock == 0 && c.n_ff % kernels::kActBlock == 0)
     xq_.resize(B * static_cast<size_t>(std::max(c.n_embd, c.n_ff) / kernels::kActBlock));
 }
@@ -280,14 +280,19 @@ void LlamaContext::layer_forward(const LlamaLayer& L, int64_t l, float* x, int64
     kernels::rope(&q_[t * E], c.n_head, hd, c.n_rot, pos, base, M.rope_freq_scale(), M.rope_neox());
     kernels::rope(kt, c.n_head_kv, hd, c.n_rot, pos, base, M.rope_freq_scale(), M.rope_neox());
   });
-  // Causal attention, one (token, head) pair per work item.
-  pool_.parallel_for(B * c.n_head, [&](int ti, int64_t i0, int64_t i1) {
-    float* sc = &scores_[static_cast<size_t>(ti) * n_ctx_];
+  // Causal attention. A work item is one token and the query heads of one
+  // K/V head (so its K and V rows are read once for all of them), split in
+  // parts when there would be fewer than two items per thread.
+  const int64_t parts = std::clamp<int64_t>((2 * pool_.size() + B * c.n_head_kv - 1) / (B * c.n_head_kv), 1, group);
+  const int64_t heads = (group + parts - 1) / parts;  // query heads per item
+  pool_.parallel_for(B * c.n_head_kv * parts, [&](int ti, int64_t i0, int64_t i1) {
+    float* sc = &scores_[static_cast<size_t>(ti * group * n_ctx_)];
     for (int64_t it = i0; it < i1; ++it) {
-      const int64_t t = it / c.n_head, h = it % c.n_head, kvh = h / group;
-      const int64_t n_keys = n_past_ + t + 1;
-      kernels::attention_head(&q_[t * E + h * hd], kc + kvh * hd, vc + kvh * hd, kv, n_keys, hd, scale, sc,
-                              &att_out_[t * E + h * hd]);
+      const int64_t t = it / (c.n_head_kv * parts), kvh = it / parts % c.n_head_kv;
+      const int64_t h0 = kvh * group + it % parts * heads, nh = std::min(heads, (kvh + 1) * group - h0);
+      if (nh <= 0) continue;
+      kernels::attention_heads(&q_[t * E + h0 * hd], nh, kc + kvh * hd, vc + kvh * hd, kv, n_past_ + t + 1, hd,
+                               scale, sc, &att_out_[t * E + h0 * hd]);
     }
   });
   observe(LinearInput::kAttnOut, att_out_.data(), E);

@@ -82,6 +82,39 @@ TEST_F(SimdOps, AttentionHeadBitIdentical) {
   }
 }
 
+// Grouped-query attention: n_q heads sharing one K/V head give, at either
+// level, each head's attention_head result at the scalar level, bit for bit —
+// for head counts that take every path of the AVX-512 version (chunks of
+// four, then 3, 2 or 1 left) and head sizes of one to sixteen vectors (the
+// output kept in slices).
+TEST_F(SimdOps, AttentionHeadsEqualOneHeadAtATime) {
+  for (int64_t hd : {16, 24, 64, 128, 256}) {
+    for (int64_t n_q : {1, 2, 3, 4, 5, 7, 8}) {
+      for (int64_t n_keys : {1, 37}) {
+        const int64_t stride = 2 * hd + 3;
+        const auto kv = randv(static_cast<size_t>(stride * n_keys + hd), static_cast<uint32_t>(hd * n_q + n_keys));
+        const auto q = randv(static_cast<size_t>(n_q * hd), 11);
+        std::vector<float> want_out(static_cast<size_t>(n_q * hd)), want_sc(static_cast<size_t>(n_q * n_keys));
+        set_kernel_level(KernelLevel::kScalar);
+        for (int64_t i = 0; i < n_q; ++i)
+          attention_head(q.data() + i * hd, kv.data() + 1, kv.data() + hd + 2, stride, n_keys, hd, 0.125f,
+                         want_sc.data() + i * n_keys, want_out.data() + i * hd);
+        std::vector<float> out[2], sc[2];
+        both([&](int k) {
+          out[k].assign(want_out.size(), -1.0f);
+          sc[k].assign(want_sc.size(), 0.0f);
+          attention_heads(q.data(), n_q, kv.data() + 1, kv.data() + hd + 2, stride, n_keys, hd, 0.125f, sc[k].data(),
+                          out[k].data());
+        });
+        for (int k = 0; k < 2; ++k) {
+          EXPECT_EQ(sc[k], want_sc) << "level " << k << " hd " << hd << " heads " << n_q << " keys " << n_keys;
+          EXPECT_EQ(out[k], want_out) << "level " << k << " hd " << hd << " heads " << n_q << " keys " << n_keys;
+        }
+      }
+    }
+  }
+}
+
 TEST_F(SimdOps, SoftmaxAndSwigluBitIdentical) {
   for (int64_t n : {1, 7, 8, 15, 16, 17, 24, 33, 300, 1537}) {
     auto x = randv(static_cast<size_t>(n), static_cast<uint32_t>(n));

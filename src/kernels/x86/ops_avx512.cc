@@ -2,6 +2,7 @@
 
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -177,6 +178,65 @@ bool attention_head_avx512(const float* q, const float* k, const float* v, int64
     for (int i = 0; i < nv; ++i) o[i] = _mm512_add_ps(o[i], _mm512_mul_ps(p, _mm512_loadu_ps(vj + 16 * i)));
   }
   for (int i = 0; i < nv; ++i) _mm512_storeu_ps(out + 16 * i, o[i]);
+  return true;
+}
+
+namespace {
+
+// H query heads (H <= 4) against one K/V head: each K and V row is loaded
+// once for all H. Per head the arithmetic is attention_head_avx512's, in the
+// same order, so the results are the same bits.
+template <int H>
+void heads_avx512(const float* q, const float* k, const float* v, int64_t stride, int64_t n_keys, int64_t hd,
+                  float scale, float* scores, float* out) {
+  const int nv = static_cast<int>(hd / 16);
+  for (int64_t j = 0; j < n_keys; ++j) {
+    const float* kj = k + j * stride;
+    __m512 acc[H];
+    const __m512 k0 = _mm512_loadu_ps(kj);
+    for (int h = 0; h < H; ++h) acc[h] = _mm512_add_ps(_mm512_setzero_ps(), _mm512_mul_ps(k0, _mm512_loadu_ps(q + h * hd)));
+    for (int i = 1; i < nv; ++i) {
+      const __m512 ki = _mm512_loadu_ps(kj + 16 * i);
+      for (int h = 0; h < H; ++h) acc[h] = _mm512_add_ps(acc[h], _mm512_mul_ps(_mm512_loadu_ps(q + h * hd + 16 * i), ki));
+    }
+    for (int h = 0; h < H; ++h) scores[h * n_keys + j] = (reduce16(acc[h]) + 0.0f) * scale;
+  }
+  for (int h = 0; h < H; ++h) softmax(scores + h * n_keys, n_keys);
+  // The outputs in slices of R vectors per head (H × R = 16 accumulators).
+  constexpr int R = 16 / H;
+  for (int i0 = 0; i0 < nv; i0 += R) {
+    const int nr = std::min(R, nv - i0);
+    __m512 o[H][R];
+    for (int h = 0; h < H; ++h)
+      for (int i = 0; i < R; ++i) o[h][i] = _mm512_setzero_ps();
+    for (int64_t j = 0; j < n_keys; ++j) {
+      const float* vj = v + j * stride + 16 * i0;
+      __m512 p[H];
+      for (int h = 0; h < H; ++h) p[h] = _mm512_set1_ps(scores[h * n_keys + j]);
+      for (int i = 0; i < R; ++i) {
+        if (i >= nr) break;
+        const __m512 vi = _mm512_loadu_ps(vj + 16 * i);
+        for (int h = 0; h < H; ++h) o[h][i] = _mm512_add_ps(o[h][i], _mm512_mul_ps(p[h], vi));
+      }
+    }
+    for (int h = 0; h < H; ++h)
+      for (int i = 0; i < nr; ++i) _mm512_storeu_ps(out + h * hd + 16 * (i0 + i), o[h][i]);
+  }
+}
+
+}  // namespace
+
+bool attention_heads_avx512(const float* q, int64_t n_q, const float* k, const float* v, int64_t stride,
+                            int64_t n_keys, int64_t hd, float scale, float* scores, float* out) {
+  if (hd % 16 != 0 || hd > 256) return false;
+  int64_t i = 0;
+  for (; i + 4 <= n_q; i += 4) heads_avx512<4>(q + i * hd, k, v, stride, n_keys, hd, scale, scores + i * n_keys, out + i * hd);
+  switch (n_q - i) {
+    case 3: heads_avx512<3>(q + i * hd, k, v, stride, n_keys, hd, scale, scores + i * n_keys, out + i * hd); break;
+    case 2: heads_avx512<2>(q + i * hd, k, v, stride, n_keys, hd, scale, scores + i * n_keys, out + i * hd); break;
+    case 1: attention_head_avx512(q + i * hd, k, v, stride, n_keys, hd, scale, scores + i * n_keys, out + i * hd); break;
+    default: break;
+  }
   return true;
 }
 

@@ -22,6 +22,9 @@ void axpy_avx512(float* y, float a, const float* x, int64_t n);
 // nothing done). softmax is the scalar kernels::softmax.
 bool attention_head_avx512(const float* q, const float* k, const float* v, int64_t stride, int64_t n_keys,
                            int64_t hd, float scale, float* scores, float* out);
+// kernels::attention_heads under the same conditions as attention_head_avx512.
+bool attention_heads_avx512(const float* q, int64_t n_q, const float* k, const float* v, int64_t stride,
+                            int64_t n_keys, int64_t hd, float scale, float* scores, float* out);
 // softmax of kernels/ops.h, bit for bit; false (nothing done) if x holds a
 // NaN, which the scalar code handles.
 bool softmax_avx512(float* x, int64_t n);
