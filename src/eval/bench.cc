@@ -83,33 +83,41 @@ uint64_t weight_bytes_per_token(const LlamaModel& model) {
 }
 
 Result<BenchResult> run_bench(std::shared_ptr<const LlamaModel> model, char kind, int64_t n_tokens, int threads,
-                              int repetitions, int64_t n_batch, kernels::ActQuant act_quant) {
+                              int repetitions, int64_t n_batch, kernels::ActQuant act_quant, int64_t depth) {
   if (n_tokens <= 0 || repetitions <= 0) return Error{"bench: token count and repetitions must be positive"};
+  if (depth < 0) return Error{"bench: depth must not be negative"};
+  if (n_batch <= 0) return Error{"bench: batch size must be positive"};
   const int64_t vocab = model->config().n_vocab;
   LlamaContext::Options o;
-  o.n_ctx = n_tokens;
+  o.n_ctx = depth + n_tokens;
   o.n_threads = threads;
-  o.n_batch = kind == 'p' ? std::min(n_batch, n_tokens) : 1;
+  // Generation from an empty cache needs one row of buffers; a depth is
+  // filled in batches.
+  o.n_batch = std::min(n_batch, std::max(kind == 'p' ? n_tokens : 1, depth));
   o.act_quant = act_quant;
   SLIMLM_ASSIGN_OR_RETURN(auto ctx, LlamaContext::create(std::move(model), o));
-  // Deterministic pseudo-random token ids (the content does not change the cost).
-  std::vector<int32_t> toks(static_cast<size_t>(n_tokens));
+  // Deterministic pseudo-random token ids (the content does not change the
+  // cost): the depth's, then the test's.
+  std::vector<int32_t> all(static_cast<size_t>(depth + n_tokens));
   uint64_t s = 42;
-  for (auto& t : toks) {
+  for (auto& t : all) {
     s = s * 6364136223846793005ull + 1442695040888963407ull;
     t = static_cast<int32_t>((s >> 33) % static_cast<uint64_t>(vocab));
   }
+  if (depth > 0) SLIMLM_RETURN_IF_ERROR(ctx->eval(all.data(), depth));
+  const int32_t* toks = all.data() + depth;
   BenchResult r;
   r.test = fmt::format("{}{}", kind == 'p' ? "pp" : "tg", n_tokens);
+  if (depth > 0) r.test += fmt::format(" @ d{}", depth);
   r.threads = ctx->n_threads();
   r.n_tokens = n_tokens;
   for (int rep = -1; rep < repetitions; ++rep) {  // rep -1 warms caches and pages
-    ctx->truncate(0);
+    ctx->truncate(depth);  // the depth's cache rows stay; the test's are written again
     const auto t0 = std::chrono::steady_clock::now();
     if (kind == 'p') {
-      SLIMLM_RETURN_IF_ERROR(ctx->eval(toks.data(), n_tokens));
+      SLIMLM_RETURN_IF_ERROR(ctx->eval(toks, n_tokens));
     } else {
-      for (int64_t i = 0; i < n_tokens; ++i) SLIMLM_RETURN_IF_ERROR(ctx->eval(&toks[static_cast<size_t>(i)], 1));
+      for (int64_t i = 0; i < n_tokens; ++i) SLIMLM_RETURN_IF_ERROR(ctx->eval(toks + i, 1));
     }
     const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (rep >= 0) r.tokens_per_second.push_back(static_cast<double>(n_tokens) / sec);

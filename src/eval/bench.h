@@ -1,6 +1,7 @@
 // Speed measurement like llama-bench: prompt processing (pp: n tokens in one
-// batch from an empty cache) and text generation (tg: n tokens one at a
-// time from an empty cache), repeated, after one warm-up run.
+// batch) and text generation (tg: n tokens one at a time), repeated, after
+// one warm-up run; from an empty cache, or after `depth` tokens already in
+// it (llama-bench's -d: the speed deep into a conversation).
 #pragma once
 
 #include <cstdint>
@@ -14,7 +15,7 @@
 namespace slimlm {
 
 struct BenchResult {
-  std::string test;  // "pp512", "tg128"
+  std::string test;  // "pp512", "tg128", "tg128 @ d2048"
   int threads = 0;
   int64_t n_tokens = 0;
   std::vector<double> tokens_per_second;  // one per repetition
@@ -34,9 +35,11 @@ double measure_read_bandwidth(int threads, int64_t bytes = int64_t{1} << 30, int
 // unless it is also the output matrix).
 uint64_t weight_bytes_per_token(const LlamaModel& model);
 
-// kind: 'p' (prompt processing) or 'g' (generation).
+// kind: 'p' (prompt processing) or 'g' (generation). depth > 0: the cache
+// holds that many tokens before each timed run (filled once, untimed, in
+// batches of n_batch).
 Result<BenchResult> run_bench(std::shared_ptr<const LlamaModel> model, char kind, int64_t n_tokens, int threads,
                               int repetitions, int64_t n_batch = 512,
-                              kernels::ActQuant act_quant = kernels::ActQuant::kNone);
+                              kernels::ActQuant act_quant = kernels::ActQuant::kNone, int64_t depth = 0);
 
 }  // namespace slimlm

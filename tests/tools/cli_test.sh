@@ -87,6 +87,12 @@ check "quantized model runs" grep -q "Once upon a time" "$tmp/q4run.txt"
 "$SLIMLM" bench -m "$tmp/syn.gguf" -p 0 -n 8 -r 1 -t 1 --mem-bw --json > "$tmp/benchbw.json"
 check "bench --mem-bw: reads before and after tg, share" py "import json;d=json.load(open('$tmp/benchbw.json'));assert [r['test'] for r in d] == ['mem_read','mem_read','tg8'] and all(r['gbs'] > 0 for r in d[:2]) and d[2]['bandwidth_use'] > 0"
 
+# -d: the tests again after tokens already in the cache (llama-bench's names)
+"$SLIMLM" bench -m "$tmp/syn.gguf" -p 16 -n 4 -d 0,40 -r 1 -t 1 --json > "$tmp/benchd.json"
+check "bench -d: tests at each depth" py "import json;d=json.load(open('$tmp/benchd.json'));assert [(r['test'], r['n_depth']) for r in d] == [('pp16',0),('tg4',0),('pp16 @ d40',40),('tg4 @ d40',40)] and all(r['tps_mean'] > 0 for r in d)"
+rc=0; "$SLIMLM" bench -m "$tmp/syn.gguf" -p 0 -n 4 -d -5 -r 1 -t 1 > /dev/null 2>&1 || rc=$?
+check "bench -d negative refused" test $rc -ne 0
+
 # --act-quant: int8 activations on run, bench and perplexity; bad values refused
 "$SLIMLM" run -m "$tmp/q4.gguf" -p "Once upon a time" -n 16 --temp 0 --act-quant q8 > "$tmp/q4aq.txt" 2>/dev/null
 check "run --act-quant q8" grep -q "Once upon a time" "$tmp/q4aq.txt"
