@@ -58,7 +58,8 @@ void attention_head(const float* q, const float* k, const float* v, int64_t stri
 // attention): head i's query at q + i·hd, its output at out + i·hd, its
 // scores at scores + i·n_keys (scores holds n_q × n_keys floats). Each head's
 // scores and output equal attention_head's bit for bit; the AVX-512 version
-// reads each K and V row once per four heads instead of once per head.
+// reads each V row once per four heads instead of once per head, and K rows
+// 16 keys at a time, whose 16 scores it sums in one batched reduction.
 void attention_heads(const float* q, int64_t n_q, const float* k, const float* v, int64_t stride, int64_t n_keys,
                      int64_t hd, float scale, float* scores, float* out);
 
