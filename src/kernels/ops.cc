@@ -151,7 +151,7 @@ namespace slimlm::kernels {
 void attention_head(const float* q, const float* k, const float* v, int64_t stride, int64_t n_keys, int64_t hd,
                     float scale, float* scores, float* out) {
 #if defined(__x86_64__)
-  if (kernel_level() == KernelLevel::kAvx512 && attention_head_avx512(q, k, v, stride, n_keys, hd, scale, scores, out))
+  if (kernel_level() == KernelLevel::kAvx512 && attention_heads_avx512(q, 1, k, v, stride, n_keys, hd, scale, scores, out))
     return;
 #endif
   for (int64_t j = 0; j < n_keys; ++j) scores[j] = dot_f32(q, k + j * stride, hd) * scale;

@@ -155,32 +155,6 @@ void axpy_avx512(float* y, float a, const float* x, int64_t n) {
   for (; i < n; ++i) y[i] += a * x[i];
 }
 
-bool attention_head_avx512(const float* q, const float* k, const float* v, int64_t stride, int64_t n_keys,
-                           int64_t hd, float scale, float* scores, float* out) {
-  if (hd % 16 != 0 || hd > 256) return false;
-  const int nv = static_cast<int>(hd / 16);
-  __m512 qv[16];
-  for (int i = 0; i < nv; ++i) qv[i] = _mm512_loadu_ps(q + 16 * i);
-  // dot_f32's arithmetic: one 16-lane partial sum, products added in order.
-  for (int64_t j = 0; j < n_keys; ++j) {
-    const float* kj = k + j * stride;
-    __m512 acc = _mm512_mul_ps(_mm512_loadu_ps(kj), qv[0]);
-    acc = _mm512_add_ps(_mm512_setzero_ps(), acc);
-    for (int i = 1; i < nv; ++i) acc = _mm512_add_ps(acc, _mm512_mul_ps(qv[i], _mm512_loadu_ps(kj + 16 * i)));
-    scores[j] = (reduce16(acc) + 0.0f) * scale;
-  }
-  softmax(scores, n_keys);
-  __m512 o[16];
-  for (int i = 0; i < nv; ++i) o[i] = _mm512_setzero_ps();
-  for (int64_t j = 0; j < n_keys; ++j) {
-    const __m512 p = _mm512_set1_ps(scores[j]);
-    const float* vj = v + j * stride;
-    for (int i = 0; i < nv; ++i) o[i] = _mm512_add_ps(o[i], _mm512_mul_ps(p, _mm512_loadu_ps(vj + 16 * i)));
-  }
-  for (int i = 0; i < nv; ++i) _mm512_storeu_ps(out + 16 * i, o[i]);
-  return true;
-}
-
 namespace {
 
 // Lane k = reduce16(a[k]) for 16 vectors at once, by reduce16's add tree
@@ -206,8 +180,10 @@ inline __m512 reduce16x16(const __m512 (&a)[16]) {
 
 // H query heads (H <= 4) against one K/V head: each V row is loaded once for
 // all H, each K row once per 16 keys (then from L1 for the other heads).
-// Per head the arithmetic is attention_head_avx512's, in the same order, so
-// the results are the same bits.
+// Per head the arithmetic is the scalar attention_head's, in the same order
+// (scores: dot_f32's one 16-lane partial sum, products added in order, then
+// reduce16's tree; outputs: a product then a sum per key), so the results
+// are the same bits.
 template <int H>
 void heads_avx512(const float* q, const float* k, const float* v, int64_t stride, int64_t n_keys, int64_t hd,
                   float scale, float* scores, float* out) {

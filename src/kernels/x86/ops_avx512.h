@@ -18,11 +18,9 @@ void axpy_avx512(float* y, float a, const float* x, int64_t n);
 // false if the row needs the scalar path (a non-finite value, or a scale so
 // small that its inverse overflows); out may then be partly written and the
 // caller quantizes the whole row again.
-// kernels::attention_head for hd a multiple of 16 up to 256 (false otherwise:
-// nothing done). softmax is the scalar kernels::softmax.
-bool attention_head_avx512(const float* q, const float* k, const float* v, int64_t stride, int64_t n_keys,
-                           int64_t hd, float scale, float* scores, float* out);
-// kernels::attention_heads under the same conditions as attention_head_avx512.
+// kernels::attention_heads (and attention_head: n_q = 1) for hd a multiple of
+// 16 up to 256 (false otherwise: nothing done). softmax is the scalar
+// kernels::softmax.
 bool attention_heads_avx512(const float* q, int64_t n_q, const float* k, const float* v, int64_t stride,
                             int64_t n_keys, int64_t hd, float scale, float* scores, float* out);
 // softmax of kernels/ops.h, bit for bit; false (nothing done) if x holds a
