@@ -283,14 +283,14 @@ void LlamaContext::layer_forward(const LlamaLayer& L, int64_t l, float* x, int64
   // Causal attention. A work item is one token and the query heads of one
   // K/V head (so its K and V rows are read once for all of them), split in
   // parts when there would be fewer than two items per thread.
-  const int64_t parts = std::clamp<int64_t>((2 * pool_.size() + B * c.n_head_kv - 1) / (B * c.n_head_kv), 1, group);
-  const int64_t heads = (group + parts - 1) / parts;  // query heads per item
+  const int64_t want = std::clamp<int64_t>((2 * pool_.size() + B * c.n_head_kv - 1) / (B * c.n_head_kv), 1, group);
+  const int64_t heads = (group + want - 1) / want;  // query heads per item
+  const int64_t parts = (group + heads - 1) / heads;  // every part holds at least one head
   pool_.parallel_for(B * c.n_head_kv * parts, [&](int ti, int64_t i0, int64_t i1) {
     float* sc = &scores_[static_cast<size_t>(ti * group * n_ctx_)];
     for (int64_t it = i0; it < i1; ++it) {
       const int64_t t = it / (c.n_head_kv * parts), kvh = it / parts % c.n_head_kv;
       const int64_t h0 = kvh * group + it % parts * heads, nh = std::min(heads, (kvh + 1) * group - h0);
-      if (nh <= 0) continue;
       kernels::attention_heads(&q_[t * E + h0 * hd], nh, kc + kvh * hd, vc + kvh * hd, kv, n_past_ + t + 1, hd,
                                scale, sc, &att_out_[t * E + h0 * hd]);
     }

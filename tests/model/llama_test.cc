@@ -57,6 +57,7 @@ TEST(Llama, DeterministicForAnyThreadCountAndBatch) {
   EXPECT_EQ(ref, logits(m, kToks, 2));
   EXPECT_EQ(ref, logits(m, kToks, 3));
   EXPECT_EQ(ref, logits(m, kToks, 2, 1));  // token by token
+  EXPECT_EQ(ref, logits(m, kToks, 3, 1));  // token by token, a K/V head's query heads split in parts
   EXPECT_EQ(ref, logits(m, kToks, 1, 5));  // odd micro-batches
 }
 

@@ -205,17 +205,14 @@ void heads_avx512(const float* q, const float* k, const float* v, int64_t stride
       _mm512_storeu_ps(scores + h * n_keys + j, _mm512_mul_ps(s, _mm512_set1_ps(scale)));
     }
   }
-  for (; j < n_keys; ++j) {
-    const float* kj = k + j * stride;
-    __m512 acc[H];
-    const __m512 k0 = _mm512_loadu_ps(kj);
-    for (int h = 0; h < H; ++h) acc[h] = _mm512_add_ps(_mm512_setzero_ps(), _mm512_mul_ps(k0, _mm512_loadu_ps(q + h * hd)));
-    for (int i = 1; i < nv; ++i) {
-      const __m512 ki = _mm512_loadu_ps(kj + 16 * i);
-      for (int h = 0; h < H; ++h) acc[h] = _mm512_add_ps(acc[h], _mm512_mul_ps(_mm512_loadu_ps(q + h * hd + 16 * i), ki));
+  for (; j < n_keys; ++j)  // the last n_keys % 16 keys one at a time
+    for (int h = 0; h < H; ++h) {
+      const float *qh = q + h * hd, *kj = k + j * stride;
+      __m512 acc = _mm512_add_ps(_mm512_setzero_ps(), _mm512_mul_ps(_mm512_loadu_ps(kj), _mm512_loadu_ps(qh)));
+      for (int i = 1; i < nv; ++i)
+        acc = _mm512_add_ps(acc, _mm512_mul_ps(_mm512_loadu_ps(qh + 16 * i), _mm512_loadu_ps(kj + 16 * i)));
+      scores[h * n_keys + j] = (reduce16(acc) + 0.0f) * scale;
     }
-    for (int h = 0; h < H; ++h) scores[h * n_keys + j] = (reduce16(acc[h]) + 0.0f) * scale;
-  }
   for (int h = 0; h < H; ++h) softmax(scores + h * n_keys, n_keys);
   // The outputs in slices of R vectors per head (H × R = 16 accumulators).
   constexpr int R = 16 / H;
@@ -228,7 +225,7 @@ void heads_avx512(const float* q, const float* k, const float* v, int64_t stride
       const float* vj = v + j * stride + 16 * i0;
       __m512 p[H];
       for (int h = 0; h < H; ++h) p[h] = _mm512_set1_ps(scores[h * n_keys + j]);
-      for (int i = 0; i < R; ++i) {
+      for (int i = 0; i < R; ++i) {  // a constant bound, so o[][] stays in registers
         if (i >= nr) break;
         const __m512 vi = _mm512_loadu_ps(vj + 16 * i);
         for (int h = 0; h < H; ++h) o[h][i] = _mm512_add_ps(o[h][i], _mm512_mul_ps(p[h], vi));
