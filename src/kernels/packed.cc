@@ -30,6 +30,11 @@ static_assert(kQ4Bytes == kPackRows * static_cast<int64_t>(sizeof(block_q4_0)), 
 static_assert(kQ5Bytes == kPackRows * static_cast<int64_t>(sizeof(block_q5_0)), "same bytes as Q5_0");
 static_assert(kQ4KBytes == kPackRows * static_cast<int64_t>(sizeof(block_q4_K)) + 64, "Q4_K + unpacked scales");
 static_assert(kQ6KBytes == kPackRows * static_cast<int64_t>(sizeof(block_q6_K)), "same bytes as Q6_K");
+static_assert(q4k_nibbles(7) + kNibbleBlock == kQ4KBytes && q4k_nibbles(0) % 64 == 0 && q4k_nibbles(1) % 64 == 0 &&
+                  q4k_scales(2) == q4k_nibbles(1) + kNibbleBlock,
+              "Q4_K: sub-block pairs fill the block, nibble blocks 64-byte aligned");
+static_assert(q6k_nibbles(7) + kNibbleBlock + 128 == kQ6KBytes && q6k_scales(1) == q6k_nibbles(0) + kNibbleBlock + 128,
+              "Q6_K: sub-blocks fill the block");
 
 void free_aligned(uint8_t* p) { std::free(p); }
 
@@ -146,15 +151,15 @@ void put_block(DType t, uint8_t* dst, int r, const RowBlock& o) {
     case DType::Q4_K:
       std::memcpy(dst + 32 + 2 * r, &o.dmin, 2);
       for (int s = 0; s < 8; ++s) {
-        dst[64 + 16 * s + r] = o.sc[s];
-        dst[192 + 16 * s + r] = o.m[s];
-        put_nibbles(dst + 320 + kNibbleBlock * s, r, o.u + 32 * s);
+        dst[q4k_scales(s) + r] = o.sc[s];
+        dst[q4k_scales(s) + 16 + r] = o.m[s];
+        put_nibbles(dst + q4k_nibbles(s), r, o.u + 32 * s);
       }
       break;
     default:  // Q6_K
-      for (int s = 0; s < 16; ++s) dst[32 + 16 * s + r] = o.sc[s];
+      for (int s = 0; s < 16; ++s) dst[q6k_scales(s / 2) + 16 * (s % 2) + r] = o.sc[s];
       for (int s = 0; s < 8; ++s) {
-        uint8_t* blk = dst + 288 + (kNibbleBlock + 128) * s;
+        uint8_t* blk = dst + q6k_nibbles(s);
         const uint8_t* u = o.u + 32 * s;
         put_nibbles(blk, r, u);
         for (int h = 0; h < 2; ++h)
@@ -253,10 +258,10 @@ void packed_matmul_ref(const PackedWeight& w, const ActBlock* xq, int64_t n_toke
               const float dmin = half_at(blk + 32, r);
               for (int sb = 0; sb < 8; ++sb) {
                 const ActBlock& ab = a[b * 8 + sb];
-                const uint8_t* nib = blk + 320 + kNibbleBlock * sb;
+                const uint8_t* nib = blk + q4k_nibbles(sb);
                 const int32_t s = isum(ab, 0, 32, [&](int j) { return get_nibble(nib, r, j); });
-                const float ds = d * static_cast<float>(blk[64 + 16 * sb + r]);
-                const float dm = dmin * static_cast<float>(blk[192 + 16 * sb + r]);
+                const float ds = d * static_cast<float>(blk[q4k_scales(sb) + r]);
+                const float dm = dmin * static_cast<float>(blk[q4k_scales(sb) + 16 + r]);
                 acc = std::fma(static_cast<float>(s), ds * ab.d, acc);
                 acc = std::fma(-dm, ab.d * static_cast<float>(ab.sum()), acc);
               }
@@ -265,7 +270,7 @@ void packed_matmul_ref(const PackedWeight& w, const ActBlock* xq, int64_t n_toke
             default: {  // Q6_K
               for (int sb = 0; sb < 8; ++sb) {
                 const ActBlock& ab = a[b * 8 + sb];
-                const uint8_t* blk6 = blk + 288 + (kNibbleBlock + 128) * sb;
+                const uint8_t* blk6 = blk + q6k_nibbles(sb);
                 auto code = [&](int j) {
                   const int quad = j / 4, k = j % 4;
                   const int hi = (blk6[kNibbleBlock + 64 * (quad / 4) + 4 * r + k] >> (2 * (quad % 4))) & 3;
@@ -273,7 +278,7 @@ void packed_matmul_ref(const PackedWeight& w, const ActBlock* xq, int64_t n_toke
                 };
                 for (int h = 0; h < 2; ++h) {
                   const int32_t s = isum(ab, 16 * h, 16 * h + 16, code) - 32 * ab.half_sum[h];
-                  const float ds = d * static_cast<float>(static_cast<int8_t>(blk[32 + 16 * (2 * sb + h) + r]));
+                  const float ds = d * static_cast<float>(static_cast<int8_t>(blk[q6k_scales(sb) + 16 * h + r]));
                   acc = std::fma(static_cast<float>(s), ds * ab.d, acc);
                 }
               }

@@ -15,16 +15,24 @@
 //   Q4_0 (288 B): d[16] | a nibble block (below) of the codes 0..15
 //   Q5_0 (352 B): d[16] | nibble block of the low 4 bits | 64 B of fifth
 //                 bits: byte 4r + k holds at bit j that of code 4j + k
-//   Q4_K (2368 B): d[16] | dmin[16] | sc[8][16] u8 | m[8][16] u8 |
-//                 8 nibble blocks (one per 32-input sub-block)
-//   Q6_K (3360 B): d[16] | sc[16][16] i8 | 8 × (nibble block of the low 4
-//                 bits | 2 × 64 B of high bits: byte 64h + 4r + k holds at
-//                 bits 2i..2i+1 the high bits of code 4(4h + i) + k of row r)
+//   Q4_K (2368 B): d[16] | dmin[16] | 4 × (a pair of 32-input sub-blocks:
+//                 sc[16] u8 | m[16] u8 of the first, of the second | their
+//                 two nibble blocks)
+//   Q6_K (3360 B): d[16] | 8 × (sc[2][16] i8 of the sub-block's two 16-input
+//                 halves | nibble block of the low 4 bits | 2 × 64 B of high
+//                 bits: byte 64h + 4r + k holds at bits 2i..2i+1 the high
+//                 bits of code 4(4h + i) + k of row r)
 // A nibble block (256 B) of 32 codes per row: byte 64i + 4r + k holds code
 // 4i + k in its low and code 16 + 4i + k in its high nibble: quad j < 4 is
 // vector j's low nibbles, quad j >= 4 vector j − 4's high nibbles.
 // Same bytes as the source format, but for Q4_K's unpacked 6-bit scales
-// (+64 B per 2304): decode streams no more memory.
+// (+64 B per 2304): decode streams no more memory. Every part of a pack block
+// comes in the order the kernels use it (a sub-block's scales just before its
+// codes), so decode reads each block strictly forward: with all scales at the
+// head of a K-quant block, decode went back for them every sub-block, and
+// from DRAM it ran at ~80 % (Q4_K) and ~70 % (Q6_K) of a plain read while
+// Q4_0 kept pace with it (docs/PERFORMANCE.md). Q4_K's sub-blocks come in
+// pairs so that its nibble blocks stay 64-byte aligned.
 //
 // Results per output, in block order (d_a the activation block's scale):
 //   Q8_0, Q4_0, Q5_0   acc = fma(float(isum), d·d_a, acc)  (z = 128, 8, 16)
@@ -46,6 +54,12 @@
 namespace slimlm::kernels {
 
 constexpr int kPackRows = 16;
+
+// Byte offsets, within a pack block, of K-quant sub-block sb's parts.
+constexpr int64_t q4k_scales(int sb) { return 64 + 576 * (sb / 2) + 32 * (sb % 2); }  // sc[16], then m[16]
+constexpr int64_t q4k_nibbles(int sb) { return 128 + 576 * (sb / 2) + 256 * (sb % 2); }
+constexpr int64_t q6k_scales(int sb) { return 32 + 416 * sb; }  // sc[2][16]
+constexpr int64_t q6k_nibbles(int sb) { return 64 + 416 * sb; }  // then its 128 B of high bits
 
 struct PackedWeight {
   DType type = DType::F32;  // Q8_0, Q4_0, Q5_0, Q4_K or Q6_K

@@ -9,6 +9,7 @@
 
 #include <cmath>
 #include <random>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -88,6 +89,36 @@ TEST(Packed, LayoutIsOneStreamInDecodeOrder) {
         }
       EXPECT_EQ(expect - p.data.get(), p.groups() * p.blocks() * p.block_bytes);
     }
+  }
+}
+
+// Within a K-quant pack block, too: the parts, in sub-block order, tile the
+// block after its d (and dmin) with nothing between, so decode reads forward;
+// Q4_K's nibble blocks stay 64-byte aligned.
+TEST(Packed, KQuantBlockPartsComeInDecodeOrder) {
+  struct Part {
+    int64_t at, bytes;
+  };
+  std::vector<Part> q4k, q6k;
+  for (int pair = 0; pair < 4; ++pair) {
+    for (int sb = 2 * pair; sb < 2 * pair + 2; ++sb) q4k.push_back({q4k_scales(sb), 32});
+    for (int sb = 2 * pair; sb < 2 * pair + 2; ++sb) {
+      q4k.push_back({q4k_nibbles(sb), 256});
+      EXPECT_EQ(q4k_nibbles(sb) % 64, 0) << sb;
+    }
+  }
+  for (int sb = 0; sb < 8; ++sb) {
+    q6k.push_back({q6k_scales(sb), 32});
+    q6k.push_back({q6k_nibbles(sb), 256 + 128});
+  }
+  for (const auto& [t, parts, head] : {std::tuple{DType::Q4_K, q4k, int64_t{64}}, std::tuple{DType::Q6_K, q6k, int64_t{32}}}) {
+    int64_t at = head;
+    for (const Part& p : parts) {
+      EXPECT_EQ(p.at, at) << dtype_name(t);
+      at = p.at + p.bytes;
+    }
+    const Rows r = make_rows(t, 256, 16, 1);
+    EXPECT_EQ(at, pack_weight(t, r.buf.data(), r.rb, 256, 16).block_bytes) << dtype_name(t);
   }
 }
 

@@ -135,9 +135,9 @@ void run_type(const PackedWeight& w, const ActBlock* xq, int64_t n_tokens, float
         for (int sb = 0; sb < n_sub; ++sb) {
           const int64_t ab = b * n_sub + sb;
           if constexpr (T == DType::Q4_K) {
-            unpack<T>(blk + 320 + 256 * sb, codes);
+            unpack<T>(blk + q4k_nibbles(sb), codes);
           } else if constexpr (T == DType::Q6_K) {
-            unpack<T>(blk + 288 + 384 * sb, codes);
+            unpack<T>(blk + q6k_nibbles(sb), codes);
           } else {
             unpack<T>(blk + 32, codes);
           }
@@ -149,7 +149,7 @@ void run_type(const PackedWeight& w, const ActBlock* xq, int64_t n_tokens, float
               for (int h = 0; h < 2; ++h) {
                 dot(codes, a, 4 * h, 4 * h + 4, isum, nv);
                 for (size_t v = 0; v < nv; ++v) {
-                  const auto sc = bytes(reinterpret_cast<const int8_t*>(blk + 32 + 16 * (2 * sb + h)), v);
+                  const auto sc = bytes(reinterpret_cast<const int8_t*>(blk + q6k_scales(sb) + 16 * h), v);
                   const auto ds = hn::Mul(halfs(blk, v), sc);
                   float* o = at + v * hn::Lanes(df);
                   hn::StoreU(hn::MulAdd(hn::ConvertTo(df, isum[v]), hn::Mul(ds, da), hn::LoadU(df, o)), df, o);
@@ -161,8 +161,8 @@ void run_type(const PackedWeight& w, const ActBlock* xq, int64_t n_tokens, float
                 float* o = at + v * hn::Lanes(df);
                 auto r = hn::LoadU(df, o);
                 if constexpr (T == DType::Q4_K) {
-                  const auto ds = hn::Mul(halfs(blk, v), bytes(blk + 64 + 16 * sb, v));
-                  const auto dm = hn::Mul(halfs(blk + 32, v), bytes(blk + 192 + 16 * sb, v));
+                  const auto ds = hn::Mul(halfs(blk, v), bytes(blk + q4k_scales(sb), v));
+                  const auto dm = hn::Mul(halfs(blk + 32, v), bytes(blk + q4k_scales(sb) + 16, v));
                   r = hn::MulAdd(hn::ConvertTo(df, isum[v]), hn::Mul(ds, da), r);
                   r = hn::MulAdd(hn::Neg(dm), hn::Set(df, a.d * static_cast<float>(a.sum())), r);
                 } else {

@@ -154,12 +154,12 @@ void tile(const PackedWeight& w, const ActBlock* const* a, float* y, int64_t ld_
       for (int sb = 0; sb < 8; ++sb) {
         const int64_t ab = b * 8 + sb;
         const uint8_t* sub[NG];
-        for (int g = 0; g < NG; ++g) sub[g] = blk[g] + 320 + 256 * sb;
+        for (int g = 0; g < NG; ++g) sub[g] = blk[g] + q4k_nibbles(sb);
         dot_quads<F, NG, NT, 0, 8>(iacc, sub, a, ab);
         __m512 ds[NG], dm[NG];
         for (int g = 0; g < NG; ++g) {
-          ds[g] = _mm512_mul_ps(d[g], u8x16(blk[g] + 64 + 16 * sb));
-          dm[g] = _mm512_mul_ps(dmin[g], u8x16(blk[g] + 192 + 16 * sb));
+          ds[g] = _mm512_mul_ps(d[g], u8x16(blk[g] + q4k_scales(sb)));
+          dm[g] = _mm512_mul_ps(dmin[g], u8x16(blk[g] + q4k_scales(sb) + 16));
         }
         for (int t = 0; t < NT; ++t) {
           const __m512 da = _mm512_set1_ps(a[t][ab].d);
@@ -174,13 +174,13 @@ void tile(const PackedWeight& w, const ActBlock* const* a, float* y, int64_t ld_
       for (int sb = 0; sb < 8; ++sb) {
         const int64_t ab = b * 8 + sb;
         const uint8_t* sub[NG];
-        for (int g = 0; g < NG; ++g) sub[g] = blk[g] + 288 + 384 * sb;
+        for (int g = 0; g < NG; ++g) sub[g] = blk[g] + q6k_nibbles(sb);
 #pragma GCC unroll 2
         for (int h = 0; h < 2; ++h) {
           if (h == 0) dot_quads<F, NG, NT, 0, 4>(iacc, sub, a, ab);
           else dot_quads<F, NG, NT, 4, 8>(iacc, sub, a, ab);
           __m512 ds[NG];
-          for (int g = 0; g < NG; ++g) ds[g] = _mm512_mul_ps(d[g], i8x16(blk[g] + 32 + 16 * (2 * sb + h)));
+          for (int g = 0; g < NG; ++g) ds[g] = _mm512_mul_ps(d[g], i8x16(blk[g] + q6k_scales(sb) + 16 * h));
           for (int t = 0; t < NT; ++t) {
             const __m512i corr = _mm512_set1_epi32(32 * a[t][ab].half_sum[h]);
             const __m512 da = _mm512_set1_ps(a[t][ab].d);
