@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <unistd.h>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -148,6 +149,19 @@ WeightView LlamaModel::with_packed(const WeightView& w) const {
   return v;
 }
 
+namespace {
+
+// Physical memory in bytes, 0 if unknown.
+int64_t physical_memory_bytes() {
+#if defined(_SC_PHYS_PAGES) && defined(_SC_PAGESIZE)
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  if (pages > 0 && page > 0) return static_cast<int64_t>(pages) * page;
+#endif
+  return 0;
+}
+
+}  // namespace
+
 Result<std::unique_ptr<LlamaContext>> LlamaContext::create(std::shared_ptr<const LlamaModel> model,
                                                            const Options& o) {
   if (!model) return Error{"LlamaContext: no model"};
@@ -155,6 +169,13 @@ Result<std::unique_ptr<LlamaContext>> LlamaContext::create(std::shared_ptr<const
   const int64_t train = model->config().n_ctx;
   if (n_ctx <= 0) n_ctx = train > 0 ? std::min<int64_t>(train, 4096) : 2048;
   if (n_ctx > (int64_t{1} << 20)) return Error{fmt::format("context of {} tokens is too large", n_ctx)};
+  const ModelConfig& c = model->config();
+  const int64_t kv_bytes = 2 * c.n_layer * n_ctx * c.head_dim() * c.n_head_kv * static_cast<int64_t>(sizeof(float));
+  const int64_t limit = o.max_kv_bytes > 0 ? o.max_kv_bytes : physical_memory_bytes();
+  if (limit > 0 && kv_bytes > limit)
+    return Error{fmt::format("a context of {} tokens needs a {:.2f} GiB KV cache, more than the {:.2f} GiB {} (use a smaller -c)",
+                             n_ctx, kv_bytes / double(1 << 30), limit / double(1 << 30),
+                             o.max_kv_bytes > 0 ? "allowed" : "of memory on this machine")};
   const int64_t n_batch = std::clamp<int64_t>(o.n_batch, 1, 4096);
   const int n_threads = o.n_threads > 0 ? o.n_threads : ThreadPool::default_threads();
   return std::unique_ptr<LlamaContext>(new LlamaContext(std::move(model), n_ctx, n_batch, n_threads, o.act_quant));

@@ -79,6 +79,9 @@ class LlamaContext {
     // int8 activations for the integer dot products of Q8_0/Q4_*/Q5_*/IQ4_NL/
     // INTn weights (kernels/act_quant.h); kNone keeps the fp32 path.
     kernels::ActQuant act_quant = kernels::ActQuant::kNone;
+    // Largest KV cache (bytes) create() allocates; 0: the machine's physical
+    // memory. A bigger context is refused with an error, not an OOM kill.
+    int64_t max_kv_bytes = 0;
   };
   static Result<std::unique_ptr<LlamaContext>> create(std::shared_ptr<const LlamaModel> model, const Options& opts);
 

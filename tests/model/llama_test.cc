@@ -115,6 +115,16 @@ TEST(Llama, RejectsBadInput) {
   ASSERT_FALSE(st.ok());
   EXPECT_NE(st.message().find("context"), std::string::npos);
   EXPECT_EQ((*ctx)->n_past(), 0);
+
+  // A context whose KV cache exceeds the limit is refused up front
+  // (stories260K: 5 layers × 2 × 32 floats = 1,280 bytes per position).
+  o.n_ctx = 1024;
+  o.max_kv_bytes = 1280 * 1024;
+  EXPECT_TRUE(LlamaContext::create(m, o).ok());
+  o.n_ctx = 1025;
+  auto big = LlamaContext::create(m, o);
+  ASSERT_FALSE(big.ok());
+  EXPECT_NE(big.error().message.find("KV cache"), std::string::npos) << big.error().message;
 }
 
 }  // namespace
