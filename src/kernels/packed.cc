@@ -36,20 +36,15 @@ static_assert(q4k_nibbles(7) + kNibbleBlock == kQ4KBytes && q4k_nibbles(0) % 64 
 static_assert(q6k_nibbles(7) + kNibbleBlock + 128 == kQ6KBytes && q6k_scales(1) == q6k_nibbles(0) + kNibbleBlock + 128,
               "Q6_K: sub-blocks fill the block");
 
-void free_aligned(uint8_t* p) { std::free(p); }
 
-// A buffer for packed weights: 64-byte aligned; from 2 MiB on, 2 MiB aligned
-// and marked for transparent huge pages, so decode's weight stream does not
-// take a TLB miss every 4 KiB (where the kernel honours the advice).
-uint8_t* alloc_weights(size_t bytes) {
-  constexpr size_t kHuge = size_t{2} << 20;
-  void* p = nullptr;
-  const size_t align = bytes >= kHuge ? kHuge : 64;
-  if (posix_memalign(&p, align, std::max<size_t>(bytes, 64)) != 0) throw std::bad_alloc();  // as new would
-#if defined(__linux__)
-  if (align == kHuge) (void)madvise(p, bytes / kHuge * kHuge, MADV_HUGEPAGE);
-#endif
-  return static_cast<uint8_t*>(p);
+// Inputs and bytes per pack block (one group).
+int64_t pack_block_elems(DType t) { return t == DType::Q8_0 || t == DType::Q4_0 || t == DType::Q5_0 ? 32 : QK_K; }
+int64_t pack_block_bytes(DType t) {
+  return t == DType::Q8_0   ? kQ8Bytes
+         : t == DType::Q4_0 ? kQ4Bytes
+         : t == DType::Q5_0 ? kQ5Bytes
+         : t == DType::Q4_K ? kQ4KBytes
+                            : kQ6KBytes;
 }
 
 // One row's source block, decoded: unsigned codes u (q + z) and parameters.
@@ -194,25 +189,43 @@ bool can_pack(DType t, int64_t n_in, int64_t n_out) {
   return blk > 0 && n_in > 0 && n_out > 0 && n_in % blk == 0 && n_out % kPackRows == 0;
 }
 
+WeightBuffer alloc_weight_buffer(size_t bytes) {
+  constexpr size_t kHuge = size_t{2} << 20;
+  void* p = nullptr;
+  const size_t align = bytes >= kHuge ? kHuge : 64;
+  if (posix_memalign(&p, align, std::max<size_t>(bytes, 64)) != 0) throw std::bad_alloc();  // as new would
+#if defined(__linux__)
+  if (align == kHuge) (void)madvise(p, bytes / kHuge * kHuge, MADV_HUGEPAGE);
+#endif
+  return {static_cast<uint8_t*>(p), [](uint8_t* q) { std::free(q); }};
+}
+
+int64_t packed_bytes(DType t, int64_t n_in, int64_t n_out) {
+  return n_out / kPackRows * (n_in / pack_block_elems(t)) * pack_block_bytes(t);
+}
+
 PackedWeight pack_weight(DType t, const uint8_t* rows, uint64_t row_bytes, int64_t n_in, int64_t n_out) {
+  WeightBuffer buf = alloc_weight_buffer(static_cast<size_t>(packed_bytes(t, n_in, n_out)));
+  PackedWeight p = pack_weight_into(buf.get(), t, rows, row_bytes, n_in, n_out);
+  p.data = std::move(buf);
+  return p;
+}
+
+PackedWeight pack_weight_into(uint8_t* dst, DType t, const uint8_t* rows, uint64_t row_bytes, int64_t n_in,
+                              int64_t n_out) {
   PackedWeight p;
   p.type = t;
   p.n_in = n_in;
   p.n_out = n_out;
-  p.block_elems = t == DType::Q8_0 || t == DType::Q4_0 || t == DType::Q5_0 ? 32 : QK_K;
-  p.block_bytes = t == DType::Q8_0   ? kQ8Bytes
-                  : t == DType::Q4_0 ? kQ4Bytes
-                  : t == DType::Q5_0 ? kQ5Bytes
-                  : t == DType::Q4_K ? kQ4KBytes
-                                     : kQ6KBytes;
+  p.block_elems = pack_block_elems(t);
+  p.block_bytes = pack_block_bytes(t);
   const uint64_t src_block = t == DType::Q8_0   ? sizeof(block_q8_0)
                              : t == DType::Q4_0 ? sizeof(block_q4_0)
                              : t == DType::Q5_0 ? sizeof(block_q5_0)
                              : t == DType::Q4_K ? sizeof(block_q4_K)
                                                 : sizeof(block_q6_K);
   const int64_t nb = p.blocks(), ng = n_out / kPackRows;
-  const size_t bytes = static_cast<size_t>(ng * nb * p.block_bytes);
-  p.data = {alloc_weights(bytes), free_aligned};
+  p.data = {dst, [](uint8_t*) {}};  // the caller's
   RowBlock o;
   for (int64_t g = 0; g < ng; ++g)
     for (int64_t b = 0; b < nb; ++b) {

@@ -85,8 +85,22 @@ struct PackedWeight {
 // Q4_K, Q6_K; n_out a multiple of 16, n_in of the type's block).
 bool can_pack(DType t, int64_t n_in, int64_t n_out);
 
+// Bytes of the packed matrix (can_pack must hold).
+int64_t packed_bytes(DType t, int64_t n_in, int64_t n_out);
+
+using WeightBuffer = std::unique_ptr<uint8_t[], void (*)(uint8_t*)>;
+
+// A buffer for packed weights: 64-byte aligned; from 2 MiB on, 2 MiB aligned
+// and marked for transparent huge pages, so decode's weight stream does not
+// take a TLB miss every 4 KiB (where the kernel honours the advice).
+WeightBuffer alloc_weight_buffer(size_t bytes);
+
 // Repacks n_out rows of row_bytes each (the GGUF layout). can_pack must hold.
+// The first form owns its buffer; the second writes packed_bytes() bytes at
+// dst (64-byte aligned), which must outlive the result.
 PackedWeight pack_weight(DType t, const uint8_t* rows, uint64_t row_bytes, int64_t n_in, int64_t n_out);
+PackedWeight pack_weight_into(uint8_t* dst, DType t, const uint8_t* rows, uint64_t row_bytes, int64_t n_in,
+                              int64_t n_out);
 
 // Rows [row0, row1) (multiples of 16) of Y = W X for n_tokens quantized
 // activation rows xq [n_tokens][n_in / 32]; Y [n_tokens][ld_y].

@@ -15,6 +15,7 @@
 #include "core/result.h"
 #include "core/thread_pool.h"
 #include "kernels/matmul.h"
+#include "kernels/packed.h"
 #include "model/model_desc.h"
 
 namespace slimlm {
@@ -53,6 +54,7 @@ class LlamaModel {
  private:
   mutable std::once_flag pack_once_;
   mutable std::unordered_map<const uint8_t*, kernels::PackedWeight> packed_;
+  mutable kernels::WeightBuffer pack_arena_{nullptr, nullptr};  // all of packed_'s data
   ModelDesc desc_;
   std::vector<LlamaLayer> layers_;
   kernels::WeightView token_embd_, output_;

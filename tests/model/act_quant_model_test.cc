@@ -163,6 +163,21 @@ TEST(ActQuantModel, SimdKernelsMatchScalarReference) {
       EXPECT_EQ(ls[i], lr) << dtype_name(t) << (i == 0 ? " best level" : " portable");
     }
     EXPECT_TRUE(m->with_packed(m->layers()[0].wq).packed) << dtype_name(t) << ": not packed";
+    // Every packed matrix in one buffer, back to back in the order a token
+    // reads them (LlamaModel::prepare_packed).
+    const uint8_t* next = nullptr;
+    int n = 0;
+    auto follows = [&](const kernels::WeightView& w) {
+      const kernels::PackedWeight* p = m->with_packed(w).packed;
+      if (!w.data || !p) return;
+      if (next) EXPECT_EQ(p->data.get(), next) << dtype_name(t) << ": packed matrix " << n;
+      next = p->data.get() + (p->groups() * p->blocks() * p->block_bytes + 63) / 64 * 64;
+      ++n;
+    };
+    for (const LlamaLayer& L : m->layers())
+      for (const kernels::WeightView* w : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down}) follows(*w);
+    follows(m->output());
+    EXPECT_GE(n, 7 * static_cast<int>(m->layers().size())) << dtype_name(t);
   }
 }
 
