@@ -117,7 +117,12 @@ int run_inspect(const InspectArgs& a) {
 Action add_inspect(CLI::App& app) {
   auto args = std::make_shared<InspectArgs>();
   auto* sub = app.add_subcommand("inspect", "Show a model's architecture, tokenizer and tensors");
-  sub->add_option("path", args->path, "GGUF file, safetensors file/directory, or llama2.c .bin")->required();
+  auto* path = sub->add_option("path", args->path, "GGUF file, safetensors file/directory, or llama2.c .bin");
+  auto* model = sub->add_option("-m,--model", args->path, "The same, as the other commands take it");
+  path->excludes(model);
+  sub->callback([path, model] {
+    if (path->count() + model->count() == 0) throw CLI::RequiredError("a model: PATH or -m PATH");
+  });
   sub->add_option("--tokenizer", args->tokenizer, "llama2.c tokenizer.bin (or a directory with tokenizer.json)");
   sub->add_flag("--json", args->json, "Print JSON");
   sub->add_flag("--metadata", args->metadata, "Also print every GGUF metadata entry");

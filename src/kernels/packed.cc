@@ -36,7 +36,6 @@ static_assert(q4k_nibbles(7) + kNibbleBlock == kQ4KBytes && q4k_nibbles(0) % 64 
 static_assert(q6k_nibbles(7) + kNibbleBlock + 128 == kQ6KBytes && q6k_scales(1) == q6k_nibbles(0) + kNibbleBlock + 128,
               "Q6_K: sub-blocks fill the block");
 
-
 // Inputs and bytes per pack block (one group).
 int64_t pack_block_elems(DType t) { return t == DType::Q8_0 || t == DType::Q4_0 || t == DType::Q5_0 ? 32 : QK_K; }
 int64_t pack_block_bytes(DType t) {

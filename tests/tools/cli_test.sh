@@ -19,6 +19,10 @@ S=$SHARED/models
 # inspect --json lists the 48 tensors of stories260K.gguf
 "$SLIMLM" inspect "$S/stories260K/stories260K.gguf" --json > "$tmp/a.json"
 check "inspect gguf json: 48 tensors" py "import json;d=json.load(open('$tmp/a.json'));assert len(d['tensors'])==48 and d['totals']['n_tensors']==48 and d['hparams']['n_embd']==64"
+# -m, as the other commands take it, is the same; without a path inspect fails
+"$SLIMLM" inspect -m "$S/stories260K/stories260K.gguf" --json > "$tmp/a2.json"
+check "inspect -m: the same output" cmp -s "$tmp/a.json" "$tmp/a2.json"
+check "inspect without a path fails" bash -c "! '$SLIMLM' inspect 2>/dev/null"
 # inspect works on the llama2.c checkpoint and on the HF directory
 "$SLIMLM" inspect "$S/stories260K/stories260K.bin" --tokenizer "$S/stories260K/tok512.bin" --json > "$tmp/b.json"
 check "inspect llama2c json" py "import json;d=json.load(open('$tmp/b.json'));assert d['format']=='llama2c' and len(d['tensors'])==47 and d['tokenizer']['n_tokens']==512 and d['llama_compatible']"
