@@ -30,7 +30,7 @@
 // comes in the order the kernels use it (a sub-block's scales just before its
 // codes), so decode reads each block strictly forward: with all scales at the
 // head of a K-quant block, decode went back for them every sub-block, and
-// from DRAM it ran at ~80 % (Q4_K) and ~70 % (Q6_K) of a plain read while
+// from DRAM it ran at ~80 % (Q4_K) and ~75 % (Q6_K) of a plain read while
 // Q4_0 kept pace with it (docs/PERFORMANCE.md). Q4_K's sub-blocks come in
 // pairs so that its nibble blocks stay 64-byte aligned.
 //

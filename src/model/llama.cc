@@ -134,13 +134,13 @@ void LlamaModel::prepare_packed() const {
     // decode streams the whole model forward as one run of huge pages
     // (matrices allocated one by one left each one's last, partial 2 MiB on
     // small pages: ~14 % of tinyllama's bytes).
-    std::vector<const WeightView*> todo;
-    std::unordered_map<const uint8_t*, int64_t> at;
+    std::vector<std::pair<const WeightView*, int64_t>> todo;  // and its offset in the buffer
     int64_t total = 0;
     auto plan = [&](const WeightView& w) {
-      if (!w.data || w.vq_codebook || at.count(w.data) || !kernels::can_pack(w.type, w.n_in, w.n_out)) return;
-      at.emplace(w.data, total);
-      todo.push_back(&w);
+      if (!w.data || w.vq_codebook || !kernels::can_pack(w.type, w.n_in, w.n_out)) return;
+      for (const auto& [v, at] : todo)
+        if (v->data == w.data) return;  // shared (tied) weights: packed once
+      todo.emplace_back(&w, total);
       total += (kernels::packed_bytes(w.type, w.n_in, w.n_out) + 63) / 64 * 64;
     };
     for (const LlamaLayer& L : layers_)
@@ -149,9 +149,9 @@ void LlamaModel::prepare_packed() const {
     plan(output_);
     if (todo.empty()) return;
     pack_arena_ = kernels::alloc_weight_buffer(static_cast<size_t>(total));
-    for (const WeightView* w : todo)
-      packed_.emplace(w->data, kernels::pack_weight_into(pack_arena_.get() + at[w->data], w->type, w->data,
-                                                         w->row_bytes, w->n_in, w->n_out));
+    for (const auto& [w, at] : todo)
+      packed_.emplace(w->data, kernels::pack_weight_into(pack_arena_.get() + at, w->type, w->data, w->row_bytes,
+                                                         w->n_in, w->n_out));
   });
 }
 

@@ -170,7 +170,9 @@ TEST(ActQuantModel, SimdKernelsMatchScalarReference) {
     auto follows = [&](const kernels::WeightView& w) {
       const kernels::PackedWeight* p = m->with_packed(w).packed;
       if (!w.data || !p) return;
-      if (next) EXPECT_EQ(p->data.get(), next) << dtype_name(t) << ": packed matrix " << n;
+      if (next) {
+        EXPECT_EQ(p->data.get(), next) << dtype_name(t) << ": packed matrix " << n;
+      }
       next = p->data.get() + (p->groups() * p->blocks() * p->block_bytes + 63) / 64 * 64;
       ++n;
     };
