@@ -30,8 +30,8 @@
 // comes in the order the kernels use it (a sub-block's scales just before its
 // codes), so decode reads each block strictly forward: with all scales at the
 // head of a K-quant block, decode went back for them every sub-block, and
-// from DRAM it ran at ~80 % (Q4_K) and ~75 % (Q6_K) of a plain read while
-// Q4_0 kept pace with it (docs/PERFORMANCE.md). Q4_K's sub-blocks come in
+// from DRAM Q4_K and Q6_K ran at about three quarters of Q4_0's GB/s
+// (docs/PERFORMANCE.md). Q4_K's sub-blocks come in
 // pairs so that its nibble blocks stay 64-byte aligned.
 //
 // Results per output, in block order (d_a the activation block's scale):
@@ -75,7 +75,7 @@ struct PackedWeight {
   // it (one group at a time, block by block): on the Zen 4 host of
   // 2026-11-23, reading several far-apart or finely interleaved streams at
   // once (groups stored four at a time, block by block) halved one core's
-  // DRAM rate (docs/PERFORMANCE.md).
+  // DRAM rate (docs/PERFORMANCE-HISTORY.md).
   const uint8_t* block(int64_t g, int64_t b) const {
     return data.get() + (g * blocks() + b) * block_bytes;
   }

@@ -46,7 +46,7 @@ enum class Fmt { kQ8_0, kQ4_0, kQ5_0, kQ4_K, kQ6_K };
 // multiple of 16 — saving the per-vector shift, and the two sums are
 // independent dependency chains of four VPDPBUSD each. From L2 this decodes
 // Q4_0 / Q4_K 2-11 % faster; from DRAM the stream is the limit either way
-// (docs/PERFORMANCE.md).
+// (docs/PERFORMANCE-HISTORY.md).
 template <int NT>
 inline void dot_nibbles_decode(__m512i (&iacc)[1][NT], const uint8_t* sub, const ActBlock* const* a, int64_t ab) {
   __m512i lo[NT], hi[NT];
@@ -236,7 +236,7 @@ void run(const PackedWeight& w, const ActBlock* xq, int64_t n_tokens, float* y, 
     // stream from memory strictly in address order, which the hardware
     // prefetcher follows with no software prefetch (on the Zen 4 VM of
     // 2026-11-23 from 10:00 UTC, four groups at once or software prefetch
-    // cost 20-60 %; docs/PERFORMANCE.md). Each block's integer sums start
+    // cost 20-60 %; docs/PERFORMANCE-HISTORY.md). Each block's integer sums start
     // from zero, so successive blocks overlap in the out-of-order window.
     if (nt <= 2) {
       for (; g < g1; ++g) tokens<F, 1>(w, xq, t0, nt, y, ld_y, g * kPackRows);
