@@ -149,9 +149,18 @@ void LlamaModel::prepare_packed() const {
     plan(output_);
     if (todo.empty()) return;
     pack_arena_ = kernels::alloc_weight_buffer(static_cast<size_t>(total));
-    for (const auto& [w, at] : todo)
-      packed_.emplace(w->data, kernels::pack_weight_into(pack_arena_.get() + at, w->type, w->data, w->row_bytes,
-                                                         w->n_in, w->n_out));
+    // On every core: repacking (and the first touch of the buffer's pages)
+    // is most of a model's load time once the file is in the page cache.
+    std::vector<kernels::PackedWeight> done(todo.size());
+    ThreadPool pool(ThreadPool::default_threads());
+    pool.parallel_for(static_cast<int64_t>(todo.size()), [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; ++i) {
+        const auto& [w, at] = todo[static_cast<size_t>(i)];
+        done[static_cast<size_t>(i)] =
+            kernels::pack_weight_into(pack_arena_.get() + at, w->type, w->data, w->row_bytes, w->n_in, w->n_out);
+      }
+    });
+    for (size_t i = 0; i < todo.size(); ++i) packed_.emplace(todo[i].first->data, std::move(done[i]));
   });
 }
 
