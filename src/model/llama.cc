@@ -127,8 +127,8 @@ Result<std::shared_ptr<const LlamaModel>> LlamaModel::create(ModelDesc desc) {
   return std::shared_ptr<const LlamaModel>(std::move(m));
 }
 
-void LlamaModel::prepare_packed() const {
-  std::call_once(pack_once_, [this] {
+void LlamaModel::prepare_packed(ThreadPool* pool) const {
+  std::call_once(pack_once_, [this, pool] {
     if (kernels::kernel_level() == kernels::KernelLevel::kScalar) return;
     // Every packed matrix in one buffer, in the order a token reads them, so
     // decode streams the whole model forward as one run of huge pages
@@ -149,11 +149,13 @@ void LlamaModel::prepare_packed() const {
     plan(output_);
     if (todo.empty()) return;
     pack_arena_ = kernels::alloc_weight_buffer(static_cast<size_t>(total));
-    // On every core: repacking (and the first touch of the buffer's pages)
-    // is most of a model's load time once the file is in the page cache.
+    // In parallel, a matrix per task: repacking (and the first touch of the
+    // buffer's pages) is most of a model's load time once the file is in the
+    // page cache.
     std::vector<kernels::PackedWeight> done(todo.size());
-    ThreadPool pool(ThreadPool::default_threads());
-    pool.parallel_for(static_cast<int64_t>(todo.size()), [&](int64_t i0, int64_t i1) {
+    std::optional<ThreadPool> own;
+    ThreadPool* on = pool ? pool : &own.emplace(ThreadPool::default_threads());
+    on->parallel_for(static_cast<int64_t>(todo.size()), [&](int64_t i0, int64_t i1) {
       for (int64_t i = i0; i < i1; ++i) {
         const auto& [w, at] = todo[static_cast<size_t>(i)];
         done[static_cast<size_t>(i)] =
@@ -164,8 +166,8 @@ void LlamaModel::prepare_packed() const {
   });
 }
 
-WeightView LlamaModel::with_packed(const WeightView& w) const {
-  prepare_packed();
+WeightView LlamaModel::with_packed(const WeightView& w, ThreadPool* pool) const {
+  prepare_packed(pool);
   WeightView v = w;
   auto it = packed_.find(w.data);
   if (it != packed_.end()) v.packed = &it->second;

@@ -47,9 +47,12 @@ class LlamaModel {
   // by their stored data; built on first use (thread-safe) if the kernel
   // level (kernels/cpu.h) is not scalar then. `w` with its packed copy
   // attached when there is one (packed_matmul then picks the kernel for the
-  // current level: SIMD, or its scalar reference).
-  kernels::WeightView with_packed(const kernels::WeightView& w) const;
-  void prepare_packed() const;
+  // current level: SIMD, or its scalar reference). The packing runs on
+  // `pool` when given (a context passes its own, so a model is packed with
+  // the threads of the first context that needs it: its -t), else on a
+  // temporary pool of every core.
+  kernels::WeightView with_packed(const kernels::WeightView& w, ThreadPool* pool = nullptr) const;
+  void prepare_packed(ThreadPool* pool = nullptr) const;
 
  private:
   mutable std::once_flag pack_once_;
@@ -119,8 +122,8 @@ class LlamaContext {
                kernels::ActQuant act_quant);
   // w as the kernels take it: with its packed copy when activations are
   // quantized (packed on first use).
-  kernels::WeightView view(const kernels::WeightView& w) const {
-    return act_quant_ == kernels::ActQuant::kNone ? w : model_->with_packed(w);
+  kernels::WeightView view(const kernels::WeightView& w) {
+    return act_quant_ == kernels::ActQuant::kNone ? w : model_->with_packed(w, &pool_);
   }
   void matmul(const kernels::WeightView& w, const float* x, int64_t n_tokens, float* y, int64_t ld_y) {
     kernels::matmul(view(w), x, n_tokens, y, ld_y, pool_, act_quant_);

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <iterator>
 
@@ -181,6 +182,42 @@ TEST(ActQuantModel, SimdKernelsMatchScalarReference) {
     follows(m->output());
     EXPECT_GE(n, 7 * static_cast<int>(m->layers().size())) << dtype_name(t);
   }
+}
+
+// Packing runs a matrix per task on the pool it is given (a context's own):
+// on one thread and on three, every packed matrix holds the same bytes at the
+// same offset of the model's buffer.
+TEST(ActQuantModel, PackingOnAnyPoolGivesTheSameBytes) {
+  if (kernels::detected_kernel_level() == kernels::KernelLevel::kScalar) GTEST_SKIP() << "no SIMD kernels here";
+  const auto dir = test::shared_path("models/tinystories-656k");
+  SLIMLM_REQUIRE_SHARED(dir);
+  auto d = load_model(dir);
+  ASSERT_TRUE(d.ok()) << d.message();
+  test::TempDir tmp;
+  const auto one = test::converted_llama(*d, DType::Q4_0, tmp.file("one.gguf"));
+  const auto three = test::converted_llama(*d, DType::Q4_0, tmp.file("three.gguf"));
+  ASSERT_TRUE(one && three);
+  ThreadPool pool1(1), pool3(3);
+  one->prepare_packed(&pool1);
+  three->prepare_packed(&pool3);
+  const uint8_t* base[2] = {nullptr, nullptr};
+  int n = 0;
+  auto same = [&](const kernels::WeightView& a, const kernels::WeightView& b) {
+    const kernels::PackedWeight *p = one->with_packed(a).packed, *q = three->with_packed(b).packed;
+    ASSERT_TRUE(p && q) << "matrix " << n << " not packed";
+    if (!base[0]) base[0] = p->data.get(), base[1] = q->data.get();
+    EXPECT_EQ(p->data.get() - base[0], q->data.get() - base[1]) << "matrix " << n;
+    const size_t bytes = static_cast<size_t>(p->groups() * p->blocks() * p->block_bytes);
+    ASSERT_EQ(bytes, static_cast<size_t>(q->groups() * q->blocks() * q->block_bytes));
+    EXPECT_EQ(std::memcmp(p->data.get(), q->data.get(), bytes), 0) << "matrix " << n;
+    ++n;
+  };
+  for (size_t l = 0; l < one->layers().size(); ++l) {
+    const LlamaLayer &A = one->layers()[l], &B = three->layers()[l];
+    same(A.wq, B.wq), same(A.wk, B.wk), same(A.wv, B.wv), same(A.wo, B.wo);
+    same(A.w_gate, B.w_gate), same(A.w_up, B.w_up), same(A.w_down, B.w_down);
+  }
+  EXPECT_EQ(n, 7 * static_cast<int>(one->layers().size()));
 }
 
 }  // namespace
