@@ -174,7 +174,7 @@ TEST(ActQuantModel, SimdKernelsMatchScalarReference) {
       if (next) {
         EXPECT_EQ(p->data.get(), next) << dtype_name(t) << ": packed matrix " << n;
       }
-      next = p->data.get() + (p->groups() * p->blocks() * p->block_bytes + 63) / 64 * 64;
+      next = p->data.get() + (kernels::packed_bytes(p->type, p->n_in, p->n_out) + 63) / 64 * 64;
       ++n;
     };
     for (const LlamaLayer& L : m->layers())
@@ -207,8 +207,8 @@ TEST(ActQuantModel, PackingOnAnyPoolGivesTheSameBytes) {
     ASSERT_TRUE(p && q) << "matrix " << n << " not packed";
     if (!base[0]) base[0] = p->data.get(), base[1] = q->data.get();
     EXPECT_EQ(p->data.get() - base[0], q->data.get() - base[1]) << "matrix " << n;
-    const size_t bytes = static_cast<size_t>(p->groups() * p->blocks() * p->block_bytes);
-    ASSERT_EQ(bytes, static_cast<size_t>(q->groups() * q->blocks() * q->block_bytes));
+    ASSERT_EQ(kernels::packed_bytes(p->type, p->n_in, p->n_out), kernels::packed_bytes(q->type, q->n_in, q->n_out));
+    const auto bytes = static_cast<size_t>(kernels::packed_bytes(p->type, p->n_in, p->n_out));
     EXPECT_EQ(std::memcmp(p->data.get(), q->data.get(), bytes), 0) << "matrix " << n;
     ++n;
   };
