@@ -33,7 +33,7 @@ double measure_read_bandwidth(int threads, int64_t bytes, int passes) {
   const int64_t n = std::max<int64_t>(bytes / static_cast<int64_t>(sizeof(float)), 1 << 16);
   // The same kind of memory the packed weights live in (2 MiB pages where
   // the kernel gives them): on the Zen 4 VM of 2026-11-23 a read of 4 KiB
-  // pages ran 15-20 % slower, which made every share of it look higher.
+  // pages ran 2-20 % slower, which made every share of it look higher.
   kernels::WeightBuffer mem = kernels::alloc_weight_buffer(static_cast<size_t>(n) * sizeof(float));
   float* buf = reinterpret_cast<float*>(mem.get());
   std::fill(buf, buf + n, 1.0f);  // touched: no page faults while timing
